@@ -1,0 +1,83 @@
+"""Keeping secrets out of every output: stdout, logs and report files.
+
+Two nets: values of secret-named keys (``scoring_key``, ``password``, ``token`` ...) are replaced
+wherever they appear, and well-known secret shapes (bearer tokens, JWTs, SAS signatures, storage
+keys, PEM private keys, passwords in URLs) are masked in any string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+MASK = "***"
+_SECRET_WORDS = {
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "apikey",
+    "sas",
+    "sig",
+    "signature",
+    "credential",
+    "credentials",
+    "authorization",
+    "connectionstring",
+    "passphrase",
+}
+_SPLIT = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])")
+_PATTERNS = [
+    (
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL
+        ),
+        MASK,
+    ),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*"), r"\1 " + MASK),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), MASK),
+    (re.compile(r"(?i)([?&;]sig=)[^&\s\"']+"), r"\1" + MASK),
+    (re.compile(r"(?i)((?:AccountKey|SharedAccessKey|Password|Pwd)=)[^;\s\"']+"), r"\1" + MASK),
+    (re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@"), r"\1" + MASK + "@"),
+]
+
+
+def is_secret_key(key: str) -> bool:
+    """``scoring_key``, ``clientSecret``, ``AZURE_ACCESS_TOKEN``: the last word names a secret.
+
+    (``sslKeyPemFile`` or ``token_source`` are not secrets: their last word is not.)"""
+    parts = [p for p in _SPLIT.split(key) if p]
+    return bool(parts) and parts[-1].lower() in _SECRET_WORDS
+
+
+class Redactor:
+    """Masks known secret values and secret-shaped strings in nested data."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def add(self, value: str) -> None:
+        if value and len(value) >= 4 and value not in self._values:
+            self._values.append(value)
+            self._values.sort(key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self._values:
+            value = value.replace(secret, MASK)
+        for pattern, replacement in _PATTERNS:
+            value = pattern.sub(replacement, value)
+        return value
+
+    def data(self, value: Any, key: str | None = None) -> Any:
+        if key is not None and is_secret_key(key) and isinstance(value, str | bytes) and value:
+            return MASK
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.data(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        return value
