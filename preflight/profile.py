@@ -1,0 +1,399 @@
+"""Cloud profiles: data files listing endpoints, token audiences and the hosts to check.
+
+A profile is data (DESIGN.md, "Profiles"). This module loads one by built-in name or path,
+follows ``extends:`` (maps merge deeply; a host entry with the same ``host`` replaces the
+inherited one), validates it strictly and reports any problem as ``file:line: what is wrong``.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from preflight.errors import UsageError, nearest
+
+SCENARIOS = ("aks", "arc", "extension", "inference", "training", "workspace", "gpu")
+TOP_KEYS = (
+    "name",
+    "cloud",
+    "extends",
+    "description",
+    "confidence",
+    "endpoints",
+    "audiences",
+    "kubernetes",
+    "scenarios",
+    "parameters",
+    "hosts",
+)
+HOST_KEYS = ("host", "port", "purpose", "needed_for", "required", "source", "docs", "rule")
+_MAX_EXTENDS_DEPTH = 8
+
+
+class ProfileError(UsageError):
+    """A profile that cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One host entry of a profile, still a template such as ``{acr}.azurecr.cn``."""
+
+    template: str
+    port: int = 443
+    purpose: str = ""
+    needed_for: tuple[str, ...] = ()
+    required: bool = True
+    source: str = ""
+    docs: str | None = None
+    rule: str | None = None
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return template_fields(self.template)
+
+    def render(self, params: Mapping[str, str]) -> str | None:
+        """The concrete FQDN, or None when a placeholder's parameter is not set."""
+        if any(not params.get(name) for name in self.placeholders):
+            return None
+        return self.template.format_map({k: params[k] for k in self.placeholders}).strip().lower()
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    cloud: str
+    hosts: tuple[HostSpec, ...]
+    description: str = ""
+    confidence: str = ""
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    audiences: Mapping[str, str] = field(default_factory=dict)
+    kubernetes: Mapping[str, Any] = field(default_factory=dict)
+    scenarios: Mapping[str, str] = field(default_factory=dict)
+    parameters: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    path: str = ""
+
+    def placeholders(self) -> set[str]:
+        return {name for h in self.hosts for name in h.placeholders}
+
+
+def template_fields(template: str) -> tuple[str, ...]:
+    """Names of the ``{placeholders}`` in a host template, in order, without repeats."""
+    names: list[str] = []
+    for _, name, _, _ in string.Formatter().parse(template):
+        if name is not None and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def builtin_dir() -> Path:
+    return Path(str(resources.files("preflight.profiles")))
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
+
+
+def resolve_path(name_or_path: str, relative_to: Path | None = None) -> Path:
+    """A built-in name (``azure-china``) or a path to a YAML file."""
+    if name_or_path in builtin_names():
+        return builtin_dir() / f"{name_or_path}.yaml"
+    candidate = Path(name_or_path).expanduser()
+    if relative_to is not None and not candidate.is_absolute():
+        candidate = relative_to / candidate
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists() or "/" in name_or_path:
+        if not candidate.is_file():
+            raise ProfileError(f"profile file {candidate} does not exist")
+        return candidate
+    hint = nearest(name_or_path, builtin_names())
+    did = f" (did you mean {hint}?)" if hint else ""
+    raise ProfileError(
+        f"unknown profile {name_or_path!r}{did}; built-in profiles: {', '.join(builtin_names())}"
+        " (or pass a path to a YAML file)"
+    )
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """Load, merge (``extends``) and validate a profile. Raises ProfileError with file:line."""
+    path = resolve_path(name_or_path)
+    data, lines = _load_merged(path, seen=())
+    return _validate(data, lines, str(path))
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+class _Located(dict[str, Any]):
+    """A mapping that remembers the line of each key (for file:line errors)."""
+
+    lines: dict[str, int]
+    file: str
+    line: int
+
+
+class _LocatedList(list[Any]):
+    lines: list[int]
+    file: str
+    line: int
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read: {exc}") from None
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _Located:
+        result = _Located()
+        result.lines, result.file, result.line = {}, str(path), node.start_mark.line + 1
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise ProfileError(f"{path}:{key_node.start_mark.line + 1}: keys must be text")
+            key = str(key)
+            if key in result:
+                raise ProfileError(f"{path}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
+            result[key] = loader.construct_object(value_node, deep=True)
+            result.lines[key] = key_node.start_mark.line + 1
+        return result
+
+    def construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> _LocatedList:
+        result = _LocatedList(loader.construct_object(child, deep=True) for child in node.value)
+        result.lines = [child.start_mark.line + 1 for child in node.value]
+        result.file, result.line = str(path), node.start_mark.line + 1
+        return result
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ProfileError(f"{where}: malformed YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"{path}: malformed YAML: {exc}") from None
+    except RecursionError:
+        raise ProfileError(f"{path}: malformed YAML: nested too deeply") from None
+
+
+def _load_merged(path: Path, seen: tuple[Path, ...]) -> tuple[Any, dict[str, Any]]:
+    resolved = path.resolve()
+    if resolved in seen:
+        chain = " -> ".join(str(p) for p in (*seen, resolved))
+        raise ProfileError(f"{path}: extends forms a cycle: {chain}")
+    if len(seen) >= _MAX_EXTENDS_DEPTH:
+        raise ProfileError(f"{path}: extends is nested more than {_MAX_EXTENDS_DEPTH} deep")
+    data = _read_yaml(path)
+    if not isinstance(data, _Located):
+        raise ProfileError(f"{path}:1: a profile must be a YAML mapping (name, cloud, hosts, ...)")
+    parent = data.get("extends")
+    if parent in (None, ""):
+        return data, {}
+    if not isinstance(parent, str):
+        raise ProfileError(
+            f"{path}:{data.lines['extends']}: extends must be a profile name or path"
+        )
+    try:
+        parent_path = resolve_path(parent, relative_to=path.parent)
+    except ProfileError as exc:
+        raise ProfileError(f"{path}:{data.lines['extends']}: extends: {exc}") from None
+    base, _ = _load_merged(parent_path, (*seen, resolved))
+    return _merge(base, data), {}
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Deep-merge maps; merge ``hosts`` by host template (same host replaces, new ones append)."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = _Located(base)
+        merged.lines = {**getattr(base, "lines", {}), **getattr(override, "lines", {})}
+        merged.file = getattr(override, "file", getattr(base, "file", ""))
+        merged.line = getattr(override, "line", 1)
+        for key, value in override.items():
+            if key == "hosts" and isinstance(value, list) and isinstance(base.get(key), list):
+                merged[key] = _merge_hosts(base[key], value)
+            elif key in base:
+                merged[key] = _merge(base[key], value)
+            else:
+                merged[key] = value
+        merged.pop("extends", None)
+        return merged
+    return override
+
+
+def _merge_hosts(base: list[Any], override: list[Any]) -> _LocatedList:
+    result = _LocatedList(base)
+    result.lines = list(getattr(base, "lines", [0] * len(base)))
+    result.file = getattr(override, "file", "")
+    result.line = getattr(override, "line", 1)
+    index = {h.get("host"): i for i, h in enumerate(base) if isinstance(h, dict)}
+    for i, entry in enumerate(override):
+        line = override.lines[i] if hasattr(override, "lines") else 0
+        key = entry.get("host") if isinstance(entry, dict) else None
+        if key is not None and key in index:
+            result[index[key]] = entry
+            result.lines[index[key]] = line
+        else:
+            result.append(entry)
+            result.lines.append(line)
+    return result
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def _where(obj: Any, key: str | int | None = None) -> str:
+    file = getattr(obj, "file", "profile")
+    line = getattr(obj, "line", 1)
+    if isinstance(obj, _Located) and isinstance(key, str) and key in obj.lines:
+        line = obj.lines[key]
+    elif isinstance(obj, _LocatedList) and isinstance(key, int) and key < len(obj.lines):
+        line = obj.lines[key] or line
+    return f"{file}:{line}"
+
+
+def _require_str(obj: Any, key: str, *, required: bool) -> str:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise ProfileError(f"{_where(obj)}: missing required key {key!r}")
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ProfileError(f"{_where(obj, key)}: {key} must be non-empty text")
+    return value
+
+
+def _str_map(obj: Any, key: str) -> dict[str, str]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ProfileError(f"{_where(obj, key)}: {key} must be a mapping of name: text")
+    return dict(value)
+
+
+def _unknown_keys(obj: _Located, allowed: tuple[str, ...], what: str) -> None:
+    for key in obj:
+        if key not in allowed:
+            hint = nearest(key, allowed)
+            did = f" (did you mean {hint!r}?)" if hint else ""
+            raise ProfileError(
+                f"{_where(obj, key)}: unknown {what} key {key!r}{did}; "
+                f"allowed: {', '.join(allowed)}"
+            )
+
+
+def _validate(data: _Located, _lines: dict[str, Any], path: str) -> Profile:
+    _unknown_keys(data, TOP_KEYS, "profile")
+    name = _require_str(data, "name", required=True)
+    cloud = _require_str(data, "cloud", required=True)
+    kubernetes = data.get("kubernetes") or {}
+    if not isinstance(kubernetes, dict):
+        raise ProfileError(f"{_where(data, 'kubernetes')}: kubernetes must be a mapping")
+    for key in ("min_minor", "max_minor"):
+        if key in kubernetes and (
+            not isinstance(kubernetes[key], int) or isinstance(kubernetes[key], bool)
+        ):
+            raise ProfileError(f"{_where(kubernetes, key)}: kubernetes.{key} must be an integer")
+    scenarios = _str_map(data, "scenarios")
+    for scenario, condition in scenarios.items():
+        if scenario not in SCENARIOS or not condition.partition("=")[0].rstrip("!").strip():
+            raise ProfileError(
+                f"{_where(data['scenarios'], scenario)}: scenarios entries look like "
+                f"'arc: \"cluster_type=arc\"' (or !=) with a scenario of {', '.join(SCENARIOS)}"
+            )
+    parameters = data.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise ProfileError(f"{_where(data, 'parameters')}: parameters must be a mapping")
+    for pname, spec in parameters.items():
+        if not isinstance(spec, dict):
+            raise ProfileError(
+                f"{_where(parameters, pname)}: parameter {pname!r} must be a mapping with "
+                "description and example"
+            )
+    hosts_raw = data.get("hosts")
+    if not isinstance(hosts_raw, list) or not hosts_raw:
+        raise ProfileError(f"{_where(data, 'hosts')}: hosts must be a non-empty list")
+    hosts = tuple(_host(hosts_raw, i) for i in range(len(hosts_raw)))
+    seen: set[tuple[str, int]] = set()
+    for i, spec in enumerate(hosts):
+        if (spec.template.lower(), spec.port) in seen:
+            raise ProfileError(
+                f"{_where(hosts_raw, i)}: host {spec.template}:{spec.port} is listed twice"
+            )
+        seen.add((spec.template.lower(), spec.port))
+    return Profile(
+        name=name,
+        cloud=cloud,
+        hosts=hosts,
+        description=_require_str(data, "description", required=False),
+        confidence=_require_str(data, "confidence", required=False),
+        endpoints=_str_map(data, "endpoints"),
+        audiences=_str_map(data, "audiences"),
+        kubernetes=dict(kubernetes),
+        scenarios=scenarios,
+        parameters={k: {kk: str(vv) for kk, vv in v.items()} for k, v in parameters.items()},
+        path=path,
+    )
+
+
+def _host(hosts: Any, i: int) -> HostSpec:
+    entry = hosts[i]
+    where = _where(hosts, i)
+    if isinstance(entry, str):
+        raise ProfileError(f"{where}: a host entry is a mapping: '- host: {entry}'")
+    if not isinstance(entry, _Located):
+        raise ProfileError(f"{where}: a host entry must be a mapping with at least 'host'")
+    _unknown_keys(entry, HOST_KEYS, "host")
+    template = _require_str(entry, "host", required=True)
+    try:
+        template_fields(template)
+    except ValueError as exc:
+        raise ProfileError(
+            f"{_where(entry, 'host')}: bad host template {template!r}: {exc}"
+        ) from None
+    if any(not name.isidentifier() for name in template_fields(template)):
+        raise ProfileError(
+            f"{_where(entry, 'host')}: placeholders in {template!r} must be names like {{acr}}"
+        )
+    port = entry.get("port", 443)
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ProfileError(f"{_where(entry, 'port')}: port must be an integer from 1 to 65535")
+    needed_for = entry.get("needed_for", [])
+    if isinstance(needed_for, str):
+        needed_for = [needed_for]
+    if not isinstance(needed_for, list) or not all(isinstance(s, str) for s in needed_for):
+        raise ProfileError(f"{_where(entry, 'needed_for')}: needed_for must be a list of scenarios")
+    for scenario in needed_for:
+        if scenario not in SCENARIOS:
+            hint = nearest(scenario, SCENARIOS)
+            did = f" (did you mean {hint!r}?)" if hint else ""
+            raise ProfileError(
+                f"{_where(entry, 'needed_for')}: unknown scenario {scenario!r}{did}; "
+                f"known: {', '.join(SCENARIOS)}"
+            )
+    required = entry.get("required", True)
+    if not isinstance(required, bool):
+        raise ProfileError(f"{_where(entry, 'required')}: required must be true or false")
+    docs = entry.get("docs")
+    if docs is not None and not isinstance(docs, str):
+        raise ProfileError(f"{_where(entry, 'docs')}: docs must be a URL")
+    return HostSpec(
+        template=template.strip(),
+        port=port,
+        purpose=_require_str(entry, "purpose", required=False),
+        needed_for=tuple(needed_for),
+        required=required,
+        source=_require_str(entry, "source", required=False),
+        docs=docs,
+        rule=_require_str(entry, "rule", required=False) or None,
+    )
