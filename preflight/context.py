@@ -1,0 +1,275 @@
+"""What a check sees of a run: parameters, the profile's hosts, and lazily built clients.
+
+Clients (DNS, TLS, proxy settings, and later Kubernetes, ARM, NVML) are built on first use, so a
+run that selects only DNS checks never imports the Kubernetes client, and ``preflight --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from preflight.model import Finding, Status
+from preflight.params import CaseInsensitiveDict
+
+if TYPE_CHECKING:
+    from preflight.clients.dns import DnsClient
+    from preflight.clients.net import ProxySettings
+    from preflight.profile import HostSpec, Profile
+
+T = TypeVar("T")
+
+
+@dataclass
+class RunOptions:
+    """Everything ``preflight run`` was told, after parsing and validation."""
+
+    profile: Profile
+    params: dict[str, str] = field(default_factory=dict)
+    extension_settings: CaseInsensitiveDict = field(default_factory=CaseInsensitiveDict)
+    nameservers: list[tuple[str, int]] = field(default_factory=list)
+    ca_bundle: str | None = None
+    proxy: str | None = None
+    timeout: float = 5.0
+    deadline: float = 300.0
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    param_sources: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Host:
+    """A profile host for this run: rendered FQDN (None when a parameter is missing)."""
+
+    spec: HostSpec
+    fqdn: str | None
+    missing: tuple[str, ...]
+    required: bool
+    why_optional: str = ""
+    _rule: str | None = None
+
+    @property
+    def port(self) -> int:
+        return self.spec.port
+
+    @property
+    def tls(self) -> bool:
+        return self.spec.port != 80
+
+    @property
+    def target(self) -> str:
+        return self.fqdn or self.spec.template
+
+    @property
+    def rule(self) -> str:
+        """The firewall application rule to allow (a wildcard where the profile names one)."""
+        return self.rendered_rule or self.target
+
+    @property
+    def rendered_rule(self) -> str | None:
+        return None if self.spec.rule is None else self._rule
+
+    def details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {
+            "port": self.spec.port,
+            "purpose": self.spec.purpose,
+            "source": self.spec.source,
+            "required": self.required,
+            "needed_for": list(self.spec.needed_for),
+            "template": self.spec.template,
+        }
+        if self.spec.rule:
+            details["rule"] = self.rendered_rule
+        if self.why_optional:
+            details["optional_because"] = self.why_optional
+        return details
+
+
+class _Collector:
+    """Findings a check has finished so far, so a deadline keeps the finished ones."""
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.pending: dict[int, str | None] = {}
+
+
+_collector: contextvars.ContextVar[_Collector | None] = contextvars.ContextVar(
+    "preflight_collector", default=None
+)
+
+#: need name -> function returning None when available, else (reason, how to supply it)
+NeedProvider = Callable[["Context"], "tuple[str, str] | None"]
+_NEED_PROVIDERS: dict[str, NeedProvider] = {}
+
+
+def need_provider(name: str) -> Callable[[NeedProvider], NeedProvider]:
+    """Register how the engine tells whether a need (``kube``, ``arm``, ...) can be met."""
+
+    def decorate(func: NeedProvider) -> NeedProvider:
+        _NEED_PROVIDERS[name] = func
+        return func
+
+    return decorate
+
+
+@need_provider("network")
+def _network(ctx: Context) -> tuple[str, str] | None:
+    return None
+
+
+class Context:
+    """The run as a check sees it. Read-only for checks; built once per run by the CLI."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.profile = options.profile
+        self.params: Mapping[str, str] = dict(options.params)
+        self.extension_settings = options.extension_settings
+        self.timeout = options.timeout
+        self.started = time.monotonic()
+        self.deadline_at = self.started + options.deadline
+        self._dns: DnsClient | None = None
+        self._tls: ssl.SSLContext | None = None
+        self._proxies: ProxySettings | None = None
+        self._clients: dict[str, Any] = {}
+
+    # -- parameters and hosts -----------------------------------------------------------------
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        value = self.params.get(name)
+        return value if value not in (None, "") else default
+
+    def scenario_active(self, scenario: str) -> bool:
+        """A scenario with a condition in the profile (``arc: "cluster_type=arc"``) is active
+        when the condition holds in --set parameters or the planned extension settings."""
+        condition = self.profile.scenarios.get(scenario)
+        if condition is None:
+            return True
+        negate = "!=" in condition
+        key, _, expected = condition.replace("!=", "=", 1).partition("=")
+        value = self.params.get(key.strip())
+        if value is None and key.strip() in self.extension_settings:
+            value = self.extension_settings[key.strip()]
+        equal = value is not None and value.strip().lower() == expected.strip().lower()
+        return not equal if negate else equal
+
+    def hosts(self) -> list[Host]:
+        """The profile's hosts rendered with this run's parameters, with effective requiredness."""
+        return [self._host(spec) for spec in self.profile.hosts]
+
+    def _host(self, spec: HostSpec) -> Host:
+        missing = tuple(name for name in spec.placeholders if not self.params.get(name))
+        fqdn = None if missing else spec.render(self.params)
+        required, why = spec.required, ""
+        if required and spec.needed_for:
+            inactive = [s for s in spec.needed_for if not self.scenario_active(s)]
+            if len(inactive) == len(spec.needed_for):
+                required = False
+                conditions = [f"{s} ({self.profile.scenarios[s]})" for s in inactive]
+                why = "needed only for " + ", ".join(conditions) + ", which this run does not plan"
+        rule = None
+        if spec.rule:
+            from preflight.profile import template_fields
+
+            values = {n: self.params.get(n) or "{" + n + "}" for n in template_fields(spec.rule)}
+            rule = spec.rule.format_map(values)
+        return Host(spec, fqdn, missing, required, why, rule)
+
+    # -- clients --------------------------------------------------------------------------------
+
+    @property
+    def dns(self) -> DnsClient:
+        if self._dns is None:
+            from preflight.clients.dns import DnsClient
+
+            self._dns = DnsClient(self.options.nameservers or None, self.timeout)
+        return self._dns
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Verified TLS: the system trust store plus ``--ca-bundle``."""
+        if self._tls is None:
+            from preflight.clients.net import tls_context
+
+            self._tls = tls_context(self.options.ca_bundle)
+        return self._tls
+
+    @property
+    def proxies(self) -> ProxySettings:
+        if self._proxies is None:
+            from preflight.clients.net import ProxySettings
+
+            self._proxies = ProxySettings.build(self.options.proxy)
+        return self._proxies
+
+    def client(self, name: str, build: Callable[[], T]) -> T:
+        """A client built once per run by ``build`` (kept under ``name``)."""
+        if name not in self._clients:
+            self._clients[name] = build()
+        client: T = self._clients[name]
+        return client
+
+    def missing_need(self, need: str) -> tuple[str, str] | None:
+        provider = _NEED_PROVIDERS.get(need)
+        if provider is None:
+            return (
+                f"needs {need!r}, which this installation cannot provide",
+                f"install the plugin that provides {need!r}",
+            )
+        return provider(self)
+
+    # -- concurrency ----------------------------------------------------------------------------
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline_at - time.monotonic())
+
+    async def probe_each(
+        self,
+        targets: Sequence[T],
+        probe: Callable[[T], Awaitable[Finding | Iterable[Finding]]],
+        label: Callable[[T], str | None] = lambda t: None,
+    ) -> list[Finding]:
+        """Run ``probe`` for every target concurrently; each target ends as a finding.
+
+        An exception in one probe becomes an ``error`` finding for that target only. Finished
+        findings are kept if the run's deadline stops the rest.
+        """
+        collector = _collector.get()
+        findings: list[Finding] = []
+
+        async def one(index: int, target: T) -> None:
+            key = id(target) ^ index
+            if collector is not None:
+                collector.pending[key] = label(target)
+            started = time.monotonic()
+            try:
+                produced = await probe(target)
+                batch = [produced] if isinstance(produced, Finding) else list(produced)
+            except Exception as exc:  # noqa: BLE001 - one target's bug must not sink the others
+                batch = [internal_error(label(target), exc)]
+            elapsed = time.monotonic() - started
+            for finding in batch:
+                finding.duration_s = finding.duration_s or elapsed
+            findings.extend(batch)
+            if collector is not None:
+                collector.findings.extend(batch)
+                collector.pending.pop(key, None)
+
+        await asyncio.gather(*(one(i, t) for i, t in enumerate(targets)))
+        return findings
+
+
+def internal_error(target: str | None, exc: BaseException) -> Finding:
+    return Finding(
+        Status.ERROR,
+        target,
+        f"the check failed inside preflight: {type(exc).__name__}: {exc}",
+        "this is a preflight bug: re-run with --check for this check alone and report it "
+        "with report.json",
+        details={"exception": type(exc).__name__},
+    )

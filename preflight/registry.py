@@ -1,0 +1,94 @@
+"""Finding checks: every module registered under the entry-point group ``preflight.checks``.
+
+Built-in checks register exactly as a third-party plugin does (see pyproject.toml), so the plugin
+API is the only way in. A plugin that fails to load is reported, not fatal.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from preflight.api import Check
+from preflight.errors import UsageError
+
+GROUP = "preflight.checks"
+
+
+@dataclass
+class Registry:
+    checks: dict[str, Check] = field(default_factory=dict)
+    #: (entry point name, one-line reason) for plugins that could not be loaded
+    broken: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, check: Check, origin: str) -> None:
+        if not isinstance(getattr(check, "id", None), str) or not check.id:
+            self.broken.append((origin, f"{check!r} has no id"))
+            return
+        if check.id in self.checks:
+            self.broken.append((origin, f"check id {check.id!r} is already registered"))
+            return
+        self.checks[check.id] = check
+
+    def select(self, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Check]:
+        """Checks matching any ``include`` glob (all when empty) and no ``exclude`` glob."""
+        for pattern in (*include, *exclude):
+            if not any(fnmatch.fnmatchcase(cid, pattern) for cid in self.checks):
+                known = ", ".join(sorted(self.checks))
+                raise UsageError(f"check pattern {pattern!r} matches no check; known: {known}")
+        selected = [
+            check
+            for cid, check in self.checks.items()
+            if (not include or any(fnmatch.fnmatchcase(cid, p) for p in include))
+            and not any(fnmatch.fnmatchcase(cid, p) for p in exclude)
+        ]
+        return sorted(selected, key=lambda c: c.id)
+
+    def parameters(self) -> dict[str, str]:
+        """Every ``--set`` key that some check reads, with its description."""
+        known: dict[str, str] = {}
+        for check in self.checks.values():
+            for name, text in getattr(check, "parameters", {}).items():
+                known.setdefault(name, text)
+        return known
+
+
+def _checks_from(obj: Any) -> Iterable[Check]:
+    """Accept a module (its ``CHECKS``), a Check subclass, an instance, or a list of them."""
+    if inspect.ismodule(obj):
+        yield from _checks_from(getattr(obj, "CHECKS", []))
+    elif inspect.isclass(obj) and issubclass(obj, Check):
+        yield obj()
+    elif isinstance(obj, Check):
+        yield obj
+    elif isinstance(obj, list | tuple):
+        for item in obj:
+            yield from _checks_from(item)
+    elif callable(obj):
+        yield from _checks_from(obj())
+    else:
+        raise TypeError(f"{obj!r} is not a check, a list of checks or a module with CHECKS")
+
+
+def load(extra: Iterable[Any] = ()) -> Registry:
+    """Load every registered check (plus ``extra`` objects, used by tests and embedders)."""
+    from importlib.metadata import entry_points
+
+    registry = Registry()
+    for ep in sorted(
+        entry_points(group=GROUP),
+        key=lambda e: (e.value.startswith("preflight."), e.name),
+        reverse=True,
+    ):
+        try:
+            for check in _checks_from(ep.load()):
+                registry.add(check, ep.name)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the tool
+            registry.broken.append((ep.name, f"{type(exc).__name__}: {exc}"))
+    for obj in extra:
+        for check in _checks_from(obj):
+            registry.add(check, "extra")
+    return registry

@@ -1,0 +1,104 @@
+"""Runs the selected checks concurrently under one deadline and always returns a full result.
+
+Every check ends with findings: its own, a ``skip`` when a need is missing, or an ``error`` when
+it raised or the deadline stopped it (keeping what it had finished). Nothing here knows any
+particular check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+from preflight.api import Check
+from preflight.concurrency import run_in_daemon_thread
+from preflight.context import Context, _Collector, _collector, internal_error
+from preflight.model import Finding, Status
+
+ProgressCallback = Callable[[Check, list[Finding]], None]
+
+
+async def run_checks(
+    ctx: Context, checks: Sequence[Check], on_done: ProgressCallback | None = None
+) -> list[Finding]:
+    """Run ``checks`` concurrently; findings come back in check order, whatever finished first."""
+    results = await asyncio.gather(*(_run_one(ctx, check, on_done) for check in checks))
+    return [finding for findings in results for finding in findings]
+
+
+async def _run_one(ctx: Context, check: Check, on_done: ProgressCallback | None) -> list[Finding]:
+    started = time.monotonic()
+    findings = await _findings_of(ctx, check)
+    elapsed = time.monotonic() - started
+    for finding in findings:
+        finding.check = check.id
+        finding.title = getattr(check, "title", check.id)
+        finding.category = getattr(check, "category", "other")
+        if not finding.duration_s:
+            finding.duration_s = elapsed
+    if on_done is not None:
+        on_done(check, findings)
+    return findings
+
+
+async def _findings_of(ctx: Context, check: Check) -> list[Finding]:
+    for need in check.needs:
+        missing = ctx.missing_need(need)
+        if missing is not None:
+            reason, how = missing
+            return [
+                Finding(Status.SKIP, None, f"skipped: {reason}", how, details={"missing": need})
+            ]
+    collector = _Collector()
+    token = _collector.set(collector)
+    try:
+        work: Awaitable[Any]
+        if inspect.iscoroutinefunction(check.run):
+            work = check.run(ctx)
+        else:
+            work = run_in_daemon_thread(_call_sync, check, ctx)
+        produced = await asyncio.wait_for(work, timeout=max(ctx.remaining(), 0.001))
+        if inspect.isawaitable(produced):
+            produced = await asyncio.wait_for(produced, timeout=max(ctx.remaining(), 0.001))
+        return _validated(produced, check)
+    except TimeoutError:
+        if ctx.remaining() > 0:  # a timeout the check itself did not handle
+            return collector.findings + [internal_error(None, TimeoutError("unhandled timeout"))]
+        return collector.findings + _deadline_findings(ctx, check, collector)
+    except Exception as exc:  # noqa: BLE001 - one check's bug must not sink the run
+        return collector.findings + [internal_error(None, exc)]
+    finally:
+        _collector.reset(token)
+
+
+def _call_sync(check: Check, ctx: Context) -> object:
+    produced = check.run(ctx)
+    return produced if inspect.isawaitable(produced) else list(produced)
+
+
+def _validated(produced: object, check: Check) -> list[Finding]:
+    if isinstance(produced, Finding):
+        return [produced]
+    if not isinstance(produced, Iterable):
+        raise TypeError(f"{check.id}.run returned {type(produced).__name__}, not findings")
+    findings = list(produced)
+    bad = [f for f in findings if not isinstance(f, Finding)]
+    if bad:
+        raise TypeError(f"{check.id}.run returned {type(bad[0]).__name__}, not Finding")
+    if not findings:
+        raise ValueError(f"{check.id}.run returned no findings (a check must say what it found)")
+    return findings
+
+
+def _deadline_findings(ctx: Context, check: Check, collector: _Collector) -> list[Finding]:
+    deadline = ctx.options.deadline
+    message = f"the run's deadline ({deadline:g}s) ended this check before it finished"
+    remedy = "raise --deadline, or run fewer checks at once with --check"
+    targets = list(collector.pending.values()) or [None]
+    return [
+        Finding(Status.ERROR, target, message, remedy, details={"deadline_s": deadline})
+        for target in targets
+    ]
