@@ -1,0 +1,136 @@
+"""``dns.resolve``: every profile host resolves, and if not, why not.
+
+NXDOMAIN (the resolver says the name does not exist: a missing conditional forwarder or private
+DNS zone), no data, timeout (the DNS server is unreachable), REFUSED and SERVFAIL lead to different
+fixes, so each is its own message. Addresses are reported, not judged: a private answer is normal
+with private endpoints; 0.0.0.0 is a sinkhole and fails.
+"""
+
+from __future__ import annotations
+
+from preflight.api import Check, Context, Finding, Host, Status, classify_address
+
+DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall"
+
+
+def missing_parameter(host: Host) -> Finding:
+    sets = " ".join(f"--set {name}=<name>" for name in host.missing)
+    return Finding.skipped(
+        host.target,
+        f"not checked: {host.spec.template} needs {', '.join(host.missing)}",
+        f"{sets} to check {host.spec.template}",
+        **host.details(),
+    )
+
+
+def zone_of(fqdn: str) -> str:
+    labels = fqdn.split(".")
+    return ".".join(labels[1:]) if len(labels) > 2 else fqdn
+
+
+def _unreachable(host: Host) -> Status:
+    return Status.FAIL if host.required else Status.WARN
+
+
+class DnsResolve(Check):
+    id = "dns.resolve"
+    title = "DNS resolves every required host"
+    category = "connectivity"
+    needs = ("network",)
+    docs = DOCS
+
+    async def run(self, ctx: Context) -> list[Finding]:
+        server = ctx.dns.describe()
+        return await ctx.probe_each(
+            ctx.hosts(), lambda host: self._probe(ctx, host, server), lambda h: h.target
+        )
+
+    async def _probe(self, ctx: Context, host: Host, server: str) -> Finding:
+        if host.fqdn is None:
+            return missing_parameter(host)
+        result = await ctx.dns.resolve(host.fqdn)
+        details = {**host.details(), **result.to_details(), "resolver": server}
+        details["duration_ms"] = round(result.elapsed_s * 1000, 1)
+        zone = zone_of(host.fqdn)
+        status = _unreachable(host)
+        docs = host.spec.docs or DOCS
+        if result.ok:
+            classes = {a: classify_address(a) for a in result.addresses}
+            details["address_classes"] = classes
+            sinkholes = [a for a, c in classes.items() if c == "sinkhole"]
+            if sinkholes:
+                return Finding(
+                    status,
+                    host.fqdn,
+                    f"resolves to {', '.join(sinkholes)}: a DNS sinkhole (blocked by a DNS filter)",
+                    f"remove {host.fqdn} (or {zone}) from the DNS filter / block list of {server}",
+                    docs,
+                    details=details,
+                )
+            via = f" via {' -> '.join(result.cnames)}" if result.cnames else ""
+            private = [a for a, c in classes.items() if c == "private"]
+            note = " (private address: a private endpoint?)" if private else ""
+            return Finding.passed(
+                host.fqdn, f"resolves to {', '.join(result.addresses)}{via}{note}", **details
+            )
+        message, remedy = _explain(
+            result.outcome, host.fqdn, zone, server, result.error, result.cnames, host
+        )
+        return Finding(status, host.fqdn, message, remedy, docs, details=details)
+
+
+def _explain(
+    outcome: str, fqdn: str, zone: str, server: str, error: str, cnames: list[str], host: Host
+) -> tuple[str, str]:
+    last = cnames[-1] if cnames else fqdn
+    forwarder = (
+        f"if {server} is a custom DNS server, add a conditional forwarder for {zone} "
+        "to Azure DNS (168.63.129.16) or your upstream resolver"
+    )
+    typo = ""
+    if host.spec.placeholders:
+        typo = f"; check the value of {', '.join(host.spec.placeholders)} (it forms {fqdn})"
+    if outcome == "nxdomain":
+        chain = f" (followed CNAMEs to {last})" if cnames else ""
+        hint = ""
+        if "privatelink" in last:
+            hint = (
+                f"; the private DNS zone {zone_of(last)} is not linked to the resolver's "
+                "virtual network or lacks the record"
+            )
+        return (
+            f"NXDOMAIN: {server} says {fqdn} does not exist{chain}",
+            f"{forwarder}{hint}{typo}",
+        )
+    if outcome == "nodata":
+        return (
+            f"{fqdn} exists but has no A or AAAA record at {server}",
+            f"add the address record for {last} in its zone, or fix the record type; {forwarder}",
+        )
+    if outcome == "timeout":
+        return (
+            f"no DNS answer for {fqdn} from {server} ({error})",
+            "make sure this machine reaches its DNS server on UDP and TCP 53 (firewall, NSG), "
+            "or name a reachable one with --nameserver",
+        )
+    if outcome == "refused":
+        return (
+            f"{server} refused to resolve {fqdn} ({error})",
+            "allow recursive queries from this client's network on that DNS server, or use a "
+            "resolver that serves it (--nameserver)",
+        )
+    if outcome == "servfail":
+        return (
+            f"SERVFAIL for {fqdn} from {server}: the server could not get an answer upstream",
+            f"check the forwarder or upstream resolver for {zone} (and DNSSEC validation) on "
+            "that DNS server",
+        )
+    if outcome == "invalid":
+        return (
+            f"{fqdn!r} is not a valid DNS host name",
+            f"check the parameters that form it (template {host.spec.template})",
+        )
+    return (f"resolving {fqdn} failed: {error}", f"check the DNS configuration of {server}")
+
+
+CHECKS = [DnsResolve()]
