@@ -177,8 +177,12 @@ def _read_yaml(path: Path) -> Any:
         return yaml.load(text, Loader=Loader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context_mark is not None and "end of stream" in problem:
+            # an unclosed quote or bracket: point at where it was opened
+            mark = exc.context_mark
+            problem = f"{problem} {exc.context or ''}".strip()
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ProfileError(f"{where}: malformed YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise ProfileError(f"{path}: malformed YAML: {exc}") from None

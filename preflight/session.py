@@ -102,7 +102,6 @@ def run_session(params: Mapping[str, Any]) -> int:
     from rich.console import Console
 
     from preflight import report
-    from preflight.context import internal_error
     from preflight.model import gate_holds
     from preflight.redact import Redactor, is_secret_key
     from preflight.reports import write_reports
@@ -130,11 +129,7 @@ def run_session(params: Mapping[str, Any]) -> int:
             markup=False,
         )
     findings = asyncio.run(_run_bounded(context, checks, on_done))
-    for name, reason in registry.broken:
-        broken = internal_error(None, RuntimeError(f"plugin {name!r} failed to load: {reason}"))
-        broken.check, broken.title, broken.category = f"plugin.{name}", f"Plugin {name}", "other"
-        broken.remediation = "fix or uninstall the plugin package (see `preflight checks`)"
-        findings.append(broken)
+    findings += _broken_plugins(registry, selected_all=not params.get("check"))
     finished = time.time()
 
     secrets = [v for k, v in context.params.items() if is_secret_key(k)]
@@ -167,6 +162,20 @@ def run_session(params: Mapping[str, Any]) -> int:
             print(f"wrote {path}")
     verdict = document["summary"]["verdict"]
     return EXIT_OK if gate_holds(verdict, str(params.get("fail_on") or "fail")) else EXIT_GATE
+
+
+def _broken_plugins(registry: Any, selected_all: bool) -> list[Any]:
+    """A plugin that failed to load: error when every check was asked for (its checks are
+    missing from the verdict), warn when --check narrowed the run anyway."""
+    from preflight.model import Finding, Status
+
+    status = Status.ERROR if selected_all else Status.WARN
+    return [
+        Finding(status, None, f"plugin {name!r} failed to load: {reason}",
+                "fix or uninstall the plugin package (see `preflight checks`)",
+                check=f"plugin.{name}", title=f"Plugin {name}", category="other")
+        for name, reason in registry.broken
+    ]
 
 
 def _extras(context: Any) -> dict[str, Any]:
