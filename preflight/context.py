@@ -60,7 +60,7 @@ class Host:
 
     @property
     def tls(self) -> bool:
-        return self.spec.port != 80
+        return self.spec.tls
 
     @property
     def target(self) -> str:

@@ -30,7 +30,9 @@ TOP_KEYS = (
     "parameters",
     "hosts",
 )
-HOST_KEYS = ("host", "port", "purpose", "needed_for", "required", "source", "docs", "rule")
+HOST_KEYS = (
+    "host", "port", "tls", "purpose", "needed_for", "required", "source", "docs", "rule",
+)
 _MAX_EXTENDS_DEPTH = 8
 
 
@@ -50,6 +52,7 @@ class HostSpec:
     source: str = ""
     docs: str | None = None
     rule: str | None = None
+    tls: bool = True
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -388,6 +391,9 @@ def _host(hosts: Any, i: int) -> HostSpec:
     required = entry.get("required", True)
     if not isinstance(required, bool):
         raise ProfileError(f"{_where(entry, 'required')}: required must be true or false")
+    tls = entry.get("tls", port != 80)
+    if not isinstance(tls, bool):
+        raise ProfileError(f"{_where(entry, 'tls')}: tls must be true or false")
     docs = entry.get("docs")
     if docs is not None and not isinstance(docs, str):
         raise ProfileError(f"{_where(entry, 'docs')}: docs must be a URL")
@@ -400,4 +406,5 @@ def _host(hosts: Any, i: int) -> HostSpec:
         source=_require_str(entry, "source", required=False),
         docs=docs,
         rule=_require_str(entry, "rule", required=False) or None,
+        tls=tls,
     )

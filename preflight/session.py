@@ -157,7 +157,8 @@ def run_session(params: Mapping[str, Any]) -> int:
     if not params.get("quiet"):
         from preflight.reports.terminal import print_summary
 
-        print_summary(document, Console(no_color=no_color, soft_wrap=False))
+        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "140") or 140)
+        print_summary(document, Console(no_color=no_color, soft_wrap=False, width=width))
         for path in paths:
             print(f"wrote {path}")
     verdict = document["summary"]["verdict"]

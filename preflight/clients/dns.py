@@ -41,7 +41,7 @@ class Resolution:
         details: dict[str, Any] = {
             "outcome": self.outcome,
             "addresses": self.addresses,
-            "source": self.source,
+            "resolved_by": self.source,
         }
         if self.cnames:
             details["cname_chain"] = self.cnames
@@ -159,7 +159,7 @@ class DnsClient:
         self._build()
         if self._resolver is None:
             return "system resolver (getaddrinfo)"
-        return "system resolver (" + ", ".join(str(n) for n in self._resolver.nameservers) + ")"
+        return "system resolver (" + self._servers_text() + ")"
 
     def _build(self) -> None:
         if self._resolver is not None or self._system_error:
@@ -261,7 +261,7 @@ class DnsClient:
         )
 
     def _servers_text(self) -> str:
-        return ", ".join(str(n) for n in getattr(self._resolver, "nameservers", []))
+        return ", ".join(_server_text(n) for n in getattr(self._resolver, "nameservers", []))
 
     async def _getaddrinfo(self, name: str) -> Resolution:
         """Fallback when there is no resolv.conf: the platform resolver, bounded by a timeout."""
@@ -281,6 +281,12 @@ class DnsClient:
             return Resolution(name, outcome, source="system", error=str(exc))
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         return Resolution(name, "ok", addresses, source="system")
+
+
+def _server_text(nameserver: Any) -> str:
+    address = getattr(nameserver, "address", None)
+    port = getattr(nameserver, "port", 53)
+    return f"{address}:{port}" if address else str(nameserver)
 
 
 def _chain_from_responses(responses: list[Any], name: str) -> list[str]:

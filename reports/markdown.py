@@ -1,0 +1,143 @@
+"""``summary.md``: a short run summary for ``$GITHUB_STEP_SUMMARY`` and Azure Pipelines summaries.
+
+Both render Markdown with inline HTML, so every piece of user data (a host name, a message) is
+escaped: a ``|`` must not split a table cell and ``<script>`` must stay text. Statuses are words,
+not emoji, so the file reads the same in a log, a mail or a terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from ._common import (
+    SEVERITY_DESC,
+    by_severity,
+    clean,
+    format_duration,
+    format_time,
+    is_web_url,
+    mapping,
+    results_of,
+    status_of,
+    summary_of,
+)
+
+#: Rows of the findings table at most; GitHub caps a step summary at 1 MiB.
+MAX_ROWS = 200
+_VERDICT_WORDS = {
+    "pass": "PASS: no blocking findings",
+    "warn": "WARN: ready, with warnings to review",
+    "fail": "FAIL: not ready",
+}
+# Backslash escapes for Markdown punctuation that could start emphasis, code, links or strike-
+# through, or end a table cell; entities for what HTML would read as markup.
+_MD_ESCAPES = {
+    "\\": "\\\\",
+    "`": "\\`",
+    "*": "\\*",
+    "_": "\\_",
+    "[": "\\[",
+    "]": "\\]",
+    "|": "\\|",
+    "~": "\\~",
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+}
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]|~&<>]")
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+
+
+def escape(value: Any) -> str:
+    """User data as inert Markdown text, safe inside a table cell (newlines become <br>)."""
+    text = _MD_SPECIAL.sub(lambda m: _MD_ESCAPES[m.group(0)], clean(value).strip())
+    return _NEWLINES.sub("<br>", text)
+
+
+def render(report: Mapping[str, Any]) -> str:
+    """The Markdown summary of a finished run."""
+    summary = summary_of(report)
+    verdict = summary["verdict"]
+    lines = [f"## preflight: {_VERDICT_WORDS.get(verdict, escape(verdict).upper())}", ""]
+    context = _context_line(report)
+    if context:
+        lines += [context, ""]
+
+    lines += ["| Status | Count |", "|---|---:|"]
+    lines += [f"| {status} | {summary[status]} |" for status in SEVERITY_DESC]
+    lines.append("")
+
+    findings = results_of(report)
+    attention = [f for f in by_severity(findings) if status_of(f) != "pass"]
+    passed = len(findings) - len(attention)
+    if attention:
+        lines += [
+            "### Findings that need attention",
+            "",
+            "| Status | Check | Target | Message | Remediation |",
+            "|---|---|---|---|---|",
+        ]
+        for finding in attention[:MAX_ROWS]:
+            lines.append(_row(finding))
+        if len(attention) > MAX_ROWS:
+            lines += [
+                "",
+                f"{len(attention) - MAX_ROWS} more findings are listed in report.html and "
+                "report.json.",
+            ]
+        lines.append("")
+    if not findings:
+        lines.append("No findings: no checks ran.")
+    elif attention:
+        lines.append(f"{passed} of {len(findings)} findings passed.")
+    else:
+        lines.append(f"All {passed} findings passed.")
+    return "\n".join(lines) + "\n"
+
+
+def _context_line(report: Mapping[str, Any]) -> str:
+    """Profile, cluster, run id, start time and duration on one line."""
+    parts = []
+    profile = mapping(report.get("profile"))
+    if profile.get("name"):
+        cloud = f" ({escape(profile['cloud'])})" if profile.get("cloud") else ""
+        parts.append(f"Profile: **{escape(profile['name'])}**{cloud}")
+    target = report.get("target")
+    if isinstance(target, Mapping) and any(target.values()):
+        cluster = escape(target.get("context") or target.get("api_server") or "")
+        version = target.get("kubernetes_version")
+        parts.append(
+            f"Cluster: {cluster}" + (f" (Kubernetes {escape(version)})" if version else "")
+        )
+    else:
+        parts.append("Cluster: none given")
+    run = mapping(report.get("run"))
+    if run.get("id"):
+        parts.append(f"Run: {escape(run['id'])}")
+    if run.get("started_at"):
+        parts.append(f"Started: {escape(format_time(run['started_at']))}")
+    duration = format_duration(run.get("duration_s"))
+    if duration:
+        parts.append(f"Duration: {duration}")
+    return " · ".join(parts)
+
+
+def _row(finding: Mapping[str, Any]) -> str:
+    """One table row: status word, check id, target, message, remediation (+ docs link)."""
+    remediation = escape(finding.get("remediation"))
+    docs = finding.get("docs")
+    if isinstance(docs, str) and is_web_url(docs):
+        # Percent-encode what could end the link destination or the table cell.
+        url = quote(docs, safe=":/?#@!$&'*+,;=%~-._")
+        remediation = f"{remediation} [docs]({url})".strip()
+    cells = [
+        escape(status_of(finding).upper()) or "UNKNOWN",
+        escape(finding.get("check")),
+        escape(finding.get("target")),
+        escape(finding.get("message")),
+        remediation,
+    ]
+    return "| " + " | ".join(cell or " " for cell in cells) + " |"

@@ -1,0 +1,76 @@
+"""The summary table ``preflight run`` prints on stdout: what an operator sees first.
+
+User data goes into ``rich.text.Text`` objects, which rich never parses for markup or emoji
+codes, so a host name such as ``[red]x`` or ``:warning:`` prints literally. (That is stricter than
+``rich.markup.escape``, which doubles a trailing backslash.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._common import SEVERITY_DESC, by_severity, clean, results_of, status_of, summary_of
+
+STATUS_STYLES = {
+    "pass": "green",
+    "skip": "cyan",
+    "warn": "yellow",
+    "fail": "bold red",
+    "error": "bold magenta",
+}
+_VERDICT_TEXT = {
+    "pass": "PASS: no blocking findings",
+    "warn": "WARN: ready, with warnings to review",
+    "fail": "FAIL: not ready",
+}
+
+
+def print_summary(report: Mapping[str, Any], console: Any) -> None:
+    """Print the findings table (most severe first) and the verdict on a ``rich`` Console."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    def cell(value: Any) -> Text:
+        return Text(clean(value))
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Check", no_wrap=True)
+    table.add_column("Target", overflow="fold")
+    table.add_column("Message", overflow="fold", ratio=1)
+    passes: dict[str, int] = {}
+    for finding in by_severity(results_of(report)):
+        status = status_of(finding)
+        if status == "pass":  # one row per check: the HTML report lists every pass
+            passes[clean(finding.get("check"))] = passes.get(clean(finding.get("check")), 0) + 1
+            continue
+        table.add_row(
+            Text(status.upper() or "UNKNOWN", style=STATUS_STYLES.get(status, "bold magenta")),
+            cell(finding.get("check")),
+            cell(finding.get("target")),
+            cell(finding.get("message")),
+        )
+    for check, count in passes.items():
+        table.add_row(
+            Text("PASS", style=STATUS_STYLES["pass"]),
+            cell(check),
+            Text(f"{count} target(s)"),
+            Text("all passed (every one is listed in the HTML and JSON reports)"),
+        )
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print("No findings: no checks ran.")
+
+    summary = summary_of(report)
+    verdict = summary["verdict"]
+    counts = ", ".join(f"{summary[s]} {s}" for s in SEVERITY_DESC)
+    line = Text("Verdict: ")
+    line.append(
+        _VERDICT_TEXT.get(verdict, clean(verdict).upper()),
+        style=STATUS_STYLES.get(verdict, "bold"),
+    )
+    line.append(f"  ({counts})")
+    console.print(line)
