@@ -31,7 +31,15 @@ TOP_KEYS = (
     "hosts",
 )
 HOST_KEYS = (
-    "host", "port", "tls", "purpose", "needed_for", "required", "source", "docs", "rule",
+    "host",
+    "port",
+    "tls",
+    "purpose",
+    "needed_for",
+    "required",
+    "source",
+    "docs",
+    "rule",
 )
 _MAX_EXTENDS_DEPTH = 8
 
@@ -188,7 +196,8 @@ def _read_yaml(path: Path) -> Any:
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ProfileError(f"{where}: malformed YAML: {problem}") from None
     except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: malformed YAML: {exc}") from None
+        first = (str(exc).splitlines() or ["invalid YAML"])[0]
+        raise ProfileError(f"{path}: malformed YAML: {first}") from None
     except RecursionError:
         raise ProfileError(f"{path}: malformed YAML: nested too deeply") from None
 

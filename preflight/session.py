@@ -172,9 +172,15 @@ def _broken_plugins(registry: Any, selected_all: bool) -> list[Any]:
 
     status = Status.ERROR if selected_all else Status.WARN
     return [
-        Finding(status, None, f"plugin {name!r} failed to load: {reason}",
-                "fix or uninstall the plugin package (see `preflight checks`)",
-                check=f"plugin.{name}", title=f"Plugin {name}", category="other")
+        Finding(
+            status,
+            None,
+            f"plugin {name!r} failed to load: {reason}",
+            "fix or uninstall the plugin package (see `preflight checks`)",
+            check=f"plugin.{name}",
+            title=f"Plugin {name}",
+            category="other",
+        )
         for name, reason in registry.broken
     ]
 

@@ -67,18 +67,26 @@ def test_bad_flags(tmp_path: Path, args: list[str], expected: list[str]) -> None
 
 def test_bad_files(tmp_path: Path, bad_files: dict[str, Path]) -> None:
     profile = str(bad_files["profile"])
-    one_line_exit_2(preflight("run", "--profile", profile, out=tmp_path / "o"),
-                    f"{profile}:5", "malformed YAML")
-    one_line_exit_2(preflight("run", "--kubeconfig", str(bad_files["kubeconfig"]),
-                              out=tmp_path / "o"), "not valid YAML")
-    one_line_exit_2(preflight("run", "--kubeconfig", "/nonexistent/kc", out=tmp_path / "o"),
-                    "no such file")
-    one_line_exit_2(preflight("run", "--out", str(bad_files["file"] / "sub")),
-                    "not writable")
-    one_line_exit_2(preflight("run", "--config", str(bad_files["config"]), out=tmp_path / "o"),
-                    "unknown option 'timeuot'", "did you mean timeout")
-    one_line_exit_2(preflight("run", "--ca-bundle", str(bad_files["ca"]), out=tmp_path / "o"),
-                    "cannot load PEM certificates")
+    one_line_exit_2(
+        preflight("run", "--profile", profile, out=tmp_path / "o"), f"{profile}:5", "malformed YAML"
+    )
+    one_line_exit_2(
+        preflight("run", "--kubeconfig", str(bad_files["kubeconfig"]), out=tmp_path / "o"),
+        "not valid YAML",
+    )
+    one_line_exit_2(
+        preflight("run", "--kubeconfig", "/nonexistent/kc", out=tmp_path / "o"), "no such file"
+    )
+    one_line_exit_2(preflight("run", "--out", str(bad_files["file"] / "sub")), "not writable")
+    one_line_exit_2(
+        preflight("run", "--config", str(bad_files["config"]), out=tmp_path / "o"),
+        "unknown option 'timeuot'",
+        "did you mean timeout",
+    )
+    one_line_exit_2(
+        preflight("run", "--ca-bundle", str(bad_files["ca"]), out=tmp_path / "o"),
+        "cannot load PEM certificates",
+    )
     one_line_exit_2(preflight("report", str(bad_files["file"]), "--out", str(tmp_path / "r")))
     one_line_exit_2(preflight("profiles", "azure-china", "--set", "nope=1"), "unknown parameter")
     one_line_exit_2(preflight("profiles", "nope"), "unknown profile")
@@ -93,9 +101,18 @@ def test_config_file_supplies_options_and_flags_win(tmp_path: Path) -> None:
     # the file's check glob is wrong, and the flag replaces it
     bad = preflight("run", "--config", str(config), out=tmp_path / "o")
     one_line_exit_2(bad, "nosuch.*")
-    plugin_free = preflight("run", "--config", str(config), "--check", "dns.resolve",
-                            "--nameserver", "127.0.0.1:9", "--timeout", "0.5",
-                            out=tmp_path / "o")
+    plugin_free = preflight(
+        "run",
+        "--config",
+        str(config),
+        "--check",
+        "dns.resolve",
+        "--nameserver",
+        "127.0.0.1:9",
+        "--timeout",
+        "0.5",
+        out=tmp_path / "o",
+    )
     assert plugin_free.code == 1
     report = plugin_free.report()
     assert report["profile"]["name"] == "azure-china"

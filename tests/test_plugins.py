@@ -11,7 +11,7 @@ import pytest
 
 from tests.clirun import preflight
 
-PLUGIN = '''
+PLUGIN = """
 import asyncio, time
 from preflight.api import Check, Finding
 
@@ -67,7 +67,7 @@ class Silent(Check):
         return []
 
 CHECKS = [Ntp(), Boom(), Hang(), HangSync(), Partial(), NeedsUnicorn(), Silent()]
-'''
+"""
 
 
 @pytest.fixture
@@ -80,11 +80,13 @@ def plugin_path(tmp_path: Path) -> Path:
     info = site / "contoso_preflight-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: contoso-preflight\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(textwrap.dedent("""\
+    (info / "entry_points.txt").write_text(
+        textwrap.dedent("""\
         [preflight.checks]
         contoso = contoso_preflight
         broken = broken_plugin
-        """))
+        """)
+    )
     return site
 
 
@@ -93,14 +95,23 @@ def test_plugin_is_listed(plugin_path: Path) -> None:
     assert result.code == 0
     ids = {c["id"] for c in __import__("json").loads(result.stdout)}
     assert {"contoso.ntp", "dns.resolve", "egress.https"} <= ids
-    assert "plugin 'broken' could not be loaded: ImportError: missing dependency foo" in result.stderr
+    assert (
+        "plugin 'broken' could not be loaded: ImportError: missing dependency foo" in result.stderr
+    )
 
 
 def test_plugin_runs_and_its_failures_stay_its_own(plugin_path: Path, tmp_path: Path) -> None:
     started = time.monotonic()
     result = preflight(
-        "run", "--check", "contoso.*", "--set", "ntp_server=ntp.contoso.com", "--deadline", "2",
-        env={"PYTHONPATH": str(plugin_path)}, out=tmp_path / "out",
+        "run",
+        "--check",
+        "contoso.*",
+        "--set",
+        "ntp_server=ntp.contoso.com",
+        "--deadline",
+        "2",
+        env={"PYTHONPATH": str(plugin_path)},
+        out=tmp_path / "out",
     )
     elapsed = time.monotonic() - started
     assert elapsed < 30, "hung checks (even a blocking one) must not hold the process"
@@ -128,10 +139,12 @@ def test_plugin_runs_and_its_failures_stay_its_own(plugin_path: Path, tmp_path: 
 
 def test_plugin_parameter_is_a_known_set_key(plugin_path: Path, tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(plugin_path)}
-    ok = preflight("run", "--check", "contoso.ntp", "--set", "ntp_server=x", env=env,
-                   out=tmp_path / "o")
+    ok = preflight(
+        "run", "--check", "contoso.ntp", "--set", "ntp_server=x", env=env, out=tmp_path / "o"
+    )
     assert ok.code == 0, ok.stdout
-    bad = preflight("run", "--check", "contoso.ntp", "--set", "ntp_servr=x", env=env,
-                    out=tmp_path / "o")
+    bad = preflight(
+        "run", "--check", "contoso.ntp", "--set", "ntp_servr=x", env=env, out=tmp_path / "o"
+    )
     assert bad.code == 2
     assert "did you mean ntp_server?" in bad.stderr

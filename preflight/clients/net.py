@@ -292,7 +292,7 @@ async def _via_proxy(
     result.proxy_status = status
     if status // 100 != 2:
         writer.close()
-        kind = "auth" if status == 407 else "denied"
+        kind = "auth" if status in (401, 407) else "denied"
         raise _PhaseFailed(
             "proxy", kind, f"proxy {proxy.display} answered CONNECT {target} with {status} {reason}"
         )

@@ -1,0 +1,145 @@
+"""Connectivity checks: does checking 30 hosts cost about as much as checking one?
+
+Run: ``.venv/bin/python benchmarks/bench_connectivity.py`` (from the repo root).
+
+Everything runs on loopback against the project's test servers: a DNS server that answers every
+query after 200 ms, a TLS server with a test CA, and a black-holed port. The 1-host and 30-host
+runs alternate, so machine noise hits both alike, and the ratio of medians is reported.
+Figures go to stdout as a Markdown table (paste into the README's benchmark section) and, with
+``--json PATH``, as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support import Blackhole, DnsServer, TlsHttpServer, write_ca_bundle  # noqa: E402
+
+
+def write_profile(directory: Path, names: list[str], port: int, label: str) -> Path:
+    hosts = [
+        {
+            "host": n,
+            "port": port,
+            "purpose": "benchmark",
+            "needed_for": ["aks"],
+            "source": "benchmark",
+        }
+        for n in names
+    ]
+    path = directory / f"{label}.yaml"
+    path.write_text(yaml.safe_dump({"name": label, "cloud": "AzureCloud", "hosts": hosts}))
+    return path
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        argv,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+        timeout=120,
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
+    env["KUBECONFIG"] = "/nonexistent"
+    exe = [sys.executable, "-m", "preflight"]
+    names = [f"host{i:02d}.bench.test" for i in range(30)]
+    import trustme
+
+    ca = trustme.CA()
+    with tempfile.TemporaryDirectory() as tmp_text:
+        tmp = Path(tmp_text)
+        bundle = write_ca_bundle(ca, tmp / "ca.pem")
+        with (
+            DnsServer({n: "127.0.0.1" for n in names}, delay=0.2) as dns,
+            TlsHttpServer(hostnames=names, ca=ca) as tls,
+            Blackhole() as hole,
+        ):
+            one = write_profile(tmp, names[:1], tls.port, "one")
+            thirty = write_profile(tmp, names, tls.port, "thirty")
+            blackholed = write_profile(tmp, names[:10], hole.port, "blackholed")
+            common = [
+                "run",
+                "--check",
+                "dns.resolve",
+                "--check",
+                "egress.https",
+                "--nameserver",
+                dns.address,
+                "--ca-bundle",
+                str(bundle),
+                "--format",
+                "json",
+                "--quiet",
+                "--out",
+                str(tmp / "out"),
+            ]
+            walls: dict[str, list[float]] = {
+                "one": [],
+                "thirty": [],
+                "blackholed": [],
+                "help": [],
+                "checks": [],
+            }
+            for _ in range(args.repeat):
+                walls["one"].append(timed([*exe, *common, "--profile", str(one)], env))
+                walls["thirty"].append(timed([*exe, *common, "--profile", str(thirty)], env))
+                walls["blackholed"].append(
+                    timed([*exe, *common, "--profile", str(blackholed), "--timeout", "2"], env)
+                )
+                walls["help"].append(timed([*exe, "--help"], env))
+                walls["checks"].append(timed([*exe, "checks"], env))
+            report = json.loads((tmp / "out" / "report.json").read_text())
+            assert all(
+                r["details"].get("phase") == "connect" and r["details"].get("kind") == "timeout"
+                for r in report["results"]
+                if r["check"] == "egress.https"
+            ), "the black-holed run must end in connect timeouts"
+
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    ratio = med["thirty"] / med["one"]
+    rows = [
+        ("wall, 1 host (DNS answers after 200 ms)", f"{med['one']:.2f} s", ""),
+        ("wall, 30 hosts (same)", f"{med['thirty']:.2f} s", ""),
+        ("ratio 30 / 1", f"{ratio:.2f}", "<= 1.5"),
+        ("10 black-holed hosts, --timeout 2", f"{med['blackholed']:.2f} s", "< 3.5 s"),
+        ("preflight --help", f"{med['help']:.3f} s", "< 0.3 s"),
+        ("preflight checks", f"{med['checks']:.3f} s", "< 0.5 s"),
+    ]
+    print(
+        f"median of {args.repeat} alternating runs, {os.cpu_count()} CPU(s), "
+        f"Python {sys.version.split()[0]}\n"
+    )
+    print("| measure | result | target |\n|---|---|---|")
+    for name, value, target in rows:
+        print(f"| {name} | {value} | {target} |")
+    if args.json:
+        args.json.write_text(json.dumps({"medians_s": med, "ratio": ratio, "raw": walls}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

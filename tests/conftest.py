@@ -1,0 +1,180 @@
+"""Shared pytest fixtures: real servers on loopback (DESIGN.md, "Testing").
+
+Import the classes themselves with ``from support import DnsServer, CNAME, ...`` (pytest puts
+``tests/`` on ``sys.path``). Every fixture binds 127.0.0.1 on ephemeral ports, so the suite
+runs under ``pytest -n auto``; everything a fixture starts is stopped at teardown.
+
+Factories (call them as often as needed inside one test)::
+
+    def test_x(dns_server, tls_server, tinyproxy, ca_bundle):
+        tls = tls_server(hostnames=["mcr.microsoft.com"])           # HTTPS, status 204
+        dns = dns_server(records={"mcr.microsoft.com": "127.0.0.1"})
+        proxy = tinyproxy(connect_ports=[tls.port])
+        # preflight run --nameserver dns.address --ca-bundle ca_bundle --proxy proxy.url ...
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import trustme
+
+# ``support`` lives next to this file; make it importable however pytest was started
+# (rootdir-relative, ``python -m pytest``, or with a tests/__init__.py added later).
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+
+from support import (  # noqa: E402
+    Blackhole,
+    Dnsmasq,
+    DnsServer,
+    HttpServer,
+    MiniConnectProxy,
+    RefusedPort,
+    SilentDnsServer,
+    Tinyproxy,
+    TlsHttpServer,
+    ToolUnavailable,
+    dnsmasq_available,
+    write_ca_bundle,
+)
+from support._base import BackgroundServer  # noqa: E402
+
+_T = TypeVar("_T", bound=BackgroundServer)
+
+
+def _factory(cls: Callable[..., _T], **defaults: Any) -> Iterator[Callable[..., _T]]:
+    """Yield a function that builds+starts ``cls`` servers; stop them all afterwards."""
+    started: list[_T] = []
+
+    def make(*args: Any, **kwargs: Any) -> _T:
+        try:
+            server = cls(*args, **{**defaults, **kwargs})
+        except ToolUnavailable as exc:
+            pytest.skip(str(exc))
+        started.append(server)
+        return server.start()
+
+    try:
+        yield make
+    finally:
+        errors: list[BaseException] = []
+        for server in reversed(started):
+            try:
+                server.stop()
+            except BaseException as exc:  # noqa: BLE001 - stop the rest, then re-raise
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+# -- DNS ---------------------------------------------------------------------------------------
+@pytest.fixture
+def dns_server() -> Iterator[Callable[..., DnsServer]]:
+    """Factory: ``dns_server(records={...}, nxdomain=..., nodata=..., refused=..., servfail=...,
+    silent=..., truncate=..., unknown="nxdomain", delay=0.0, delays={...}, ttl=60)`` ->
+    a started ``DnsServer``; ``.address`` is ``"127.0.0.1:PORT"`` for ``--nameserver``."""
+    yield from _factory(DnsServer)
+
+
+@pytest.fixture
+def silent_dns() -> Iterator[SilentDnsServer]:
+    """A started ``SilentDnsServer``: reads queries on UDP+TCP, never answers."""
+    with SilentDnsServer() as server:
+        yield server
+
+
+@pytest.fixture
+def dnsmasq() -> Iterator[Callable[..., Dnsmasq]]:
+    """Factory: ``dnsmasq(records={...}, nxdomain=..., sinkhole=..., unknown="nxdomain")`` ->
+    a started real ``Dnsmasq``. Skips the test if the binary is missing."""
+    if not dnsmasq_available():
+        pytest.skip("dnsmasq not installed (apt-get install -y dnsmasq-base)")
+    yield from _factory(Dnsmasq)
+
+
+# -- TLS / HTTP --------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def tls_ca() -> trustme.CA:
+    """The test CA (one per test session/worker) that ``tls_server`` certificates chain to."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_bundle(tls_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of a PEM file holding ``tls_ca``: the value for ``--ca-bundle``."""
+    return write_ca_bundle(tls_ca, tmp_path_factory.mktemp("ca") / "ca.pem")
+
+
+@pytest.fixture
+def tls_server(tls_ca: trustme.CA) -> Iterator[Callable[..., TlsHttpServer]]:
+    """Factory: ``tls_server(hostnames=["localhost"], status=204, *, untrusted=False,
+    expired=False, tls_then_silence=False, accept_then_silence=False, headers=None, body=b"",
+    ca=tls_ca)`` -> a started ``TlsHttpServer`` whose certificate chains to ``tls_ca``
+    (unless ``untrusted``)."""
+    yield from _factory(TlsHttpServer, ca=tls_ca)
+
+
+@pytest.fixture
+def http_server() -> Iterator[Callable[..., HttpServer]]:
+    """Factory: ``http_server(status=204, *, headers=None, body=b"",
+    accept_then_silence=False)`` -> a started plain ``HttpServer``."""
+    yield from _factory(HttpServer)
+
+
+# -- TCP failure modes -------------------------------------------------------------------------
+@pytest.fixture
+def blackhole() -> Iterator[Blackhole]:
+    """A started ``Blackhole``: ``connect()`` to ``.sockaddr`` hangs until the client's timeout."""
+    with Blackhole() as hole:
+        yield hole
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A 127.0.0.1 port that refuses connections (held bound, not listening, for the test)."""
+    with RefusedPort() as reserved:
+        yield reserved.port
+
+
+# -- proxies -----------------------------------------------------------------------------------
+@pytest.fixture
+def tinyproxy(tmp_path: Path) -> Iterator[Callable[..., Tinyproxy]]:
+    """Factory: ``tinyproxy(connect_ports=(443,), *, auth=None, hosts=None)`` -> a started real
+    ``Tinyproxy``; ``connect_ports=[]`` refuses every CONNECT (403), ``None`` allows any port,
+    ``auth=("u", "p")`` requires credentials (407), ``hosts={name: ip}`` is how the proxy
+    resolves names. Skips if tinyproxy (or, for ``hosts``, root+unshare) is unavailable."""
+    counter = iter(range(1_000_000))
+
+    def workdir() -> Path:
+        path = tmp_path / f"tinyproxy-{next(counter)}"
+        path.mkdir()
+        return path
+
+    started: list[Tinyproxy] = []
+
+    def make(*args: Any, **kwargs: Any) -> Tinyproxy:
+        kwargs.setdefault("workdir", workdir())
+        try:
+            proxy = Tinyproxy(*args, **kwargs)
+        except ToolUnavailable as exc:
+            pytest.skip(str(exc))
+        started.append(proxy)
+        return proxy.start()
+
+    try:
+        yield make
+    finally:
+        for proxy in reversed(started):
+            proxy.stop()
+
+
+@pytest.fixture
+def mini_proxy() -> Iterator[Callable[..., MiniConnectProxy]]:
+    """Factory: ``mini_proxy(*, refuse_status=None, auth=None, resolve=None)`` -> a started
+    pure-Python ``MiniConnectProxy``."""
+    yield from _factory(MiniConnectProxy)
