@@ -119,13 +119,13 @@ def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
     counts = {s.value: 0 for s in STATUS_ORDER}
     for f in findings:
         counts[f.status.value] += 1
-    if counts["fail"] or counts["error"]:
-        verdict = "fail"
-    elif counts["warn"]:
-        verdict = "warn"
-    else:
-        verdict = "pass"
-    return {**counts, "verdict": verdict}
+    return {**counts, "verdict": verdict_of(counts)}
+
+
+def verdict_of(counts: Mapping[str, int]) -> str:
+    if counts.get("fail") or counts.get("error"):
+        return "fail"
+    return "warn" if counts.get("warn") else "pass"
 
 
 def gate_holds(verdict: str, fail_on: str) -> bool:

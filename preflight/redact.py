@@ -29,6 +29,9 @@ _SECRET_WORDS = {
     "connectionstring",
     "passphrase",
 }
+# keys whose values name a secret rather than hold one (the extension's sslSecret setting is the
+# name of a Kubernetes Secret)
+_NAMES_NOT_SECRETS = {"sslsecret", "secret_name", "secretname"}
 _SPLIT = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])")
 _PATTERNS = [
     (
@@ -49,6 +52,8 @@ def is_secret_key(key: str) -> bool:
     """``scoring_key``, ``clientSecret``, ``AZURE_ACCESS_TOKEN``: the last word names a secret.
 
     (``sslKeyPemFile`` or ``token_source`` are not secrets: their last word is not.)"""
+    if key.lower() in _NAMES_NOT_SECRETS:
+        return False
     parts = [p for p in _SPLIT.split(key) if p]
     return bool(parts) and parts[-1].lower() in _SECRET_WORDS
 

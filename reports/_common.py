@@ -97,18 +97,11 @@ def summary_of(report: Mapping[str, Any]) -> dict[str, Any]:
     given = report.get("summary")
     if isinstance(given, Mapping) and all(s in given for s in SEVERITY_DESC) and "verdict" in given:
         return {**{s: _as_int(given[s]) for s in SEVERITY_DESC}, "verdict": str(given["verdict"])}
-    counts = dict.fromkeys(SEVERITY_DESC, 0)
-    for finding in results_of(report):
-        status = status_of(finding)
-        if status in counts:
-            counts[status] += 1
-    if counts["fail"] or counts["error"]:
-        verdict = "fail"
-    elif counts["warn"]:
-        verdict = "warn"
-    else:
-        verdict = "pass"
-    return {**counts, "verdict": verdict}
+    from preflight.model import Finding, Status, summarize
+
+    known = {s.value for s in Status}
+    findings = [Finding(Status(status_of(f))) for f in results_of(report) if status_of(f) in known]
+    return summarize(findings)
 
 
 def _as_int(value: Any) -> int:
