@@ -178,3 +178,65 @@ def mini_proxy() -> Iterator[Callable[..., MiniConnectProxy]]:
     """Factory: ``mini_proxy(*, refuse_status=None, auth=None, resolve=None)`` -> a started
     pure-Python ``MiniConnectProxy``."""
     yield from _factory(MiniConnectProxy)
+
+
+# -- Kubernetes API ----------------------------------------------------------------------------
+from support.kube_api import FakeKubeApi, load_client  # noqa: E402
+
+
+@pytest.fixture
+def kube_api() -> Iterator[Callable[..., FakeKubeApi]]:
+    """Factory: ``kube_api(objects=[...], version="v1.30.4", token=None, *, tls=False,
+    tokens=None, user="kubernetes-admin", require_namespace=True, ...)`` -> a started
+    ``FakeKubeApi`` (see ``support/kube_api.py``). Stopped at teardown, which also fails if the
+    fake itself raised while answering (``server_errors``: a bug in the fake, not the tool)."""
+    started: list[FakeKubeApi] = []
+
+    def make(objects: Any = (), **kwargs: Any) -> FakeKubeApi:
+        api = FakeKubeApi(objects, **kwargs)
+        started.append(api)
+        return api.start()
+
+    try:
+        yield make
+    finally:
+        for api in reversed(started):
+            api.stop()
+        errors = [error for api in started for error in api.server_errors]
+        if errors:
+            pytest.fail("FakeKubeApi raised while answering:\n" + errors[0])
+
+
+@pytest.fixture
+def kubeconfig(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: ``kubeconfig(api, **kwargs)`` -> path of a fresh kubeconfig for ``api`` under
+    ``tmp_path`` (keyword arguments as ``FakeKubeApi.kubeconfig``: token, context, namespace,
+    user_exec, insecure, ...)."""
+    counter = iter(range(1_000_000))
+
+    def make(api: FakeKubeApi, **kwargs: Any) -> Path:
+        return api.kubeconfig(tmp_path / f"kubeconfig-{next(counter)}", **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def kube_client(kubeconfig: Callable[..., Path]) -> Iterator[Callable[..., Any]]:
+    """Factory: ``kube_client(api_or_kubeconfig_path, *, context=None, **configuration)`` -> a
+    fresh ``kubernetes.client.ApiClient`` with its own ``Configuration`` (loaded through
+    ``load_kube_config(client_configuration=...)``; the global default is never touched).
+    ``configuration`` sets ``Configuration`` attributes first (e.g. ``retries=False``).
+    Closed at teardown."""
+    clients: list[Any] = []
+
+    def make(target: FakeKubeApi | str | Path, *, context: str | None = None, **config: Any) -> Any:
+        path = kubeconfig(target) if isinstance(target, FakeKubeApi) else target
+        client = load_client(path, context=context, **config)
+        clients.append(client)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in clients:
+            client.close()
