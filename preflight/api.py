@@ -29,22 +29,28 @@ from collections.abc import Awaitable, Iterable
 from typing import Any, ClassVar
 
 from preflight.clients.dns import Resolution, classify_address
+from preflight.clients.kube import KubeError, path_for
 from preflight.clients.net import ProbeResult
 from preflight.clients.net import probe as probe_endpoint
 from preflight.context import Context, Host
 from preflight.model import Finding, Status
+from preflight.params import truthy
 
 __all__ = [
     "CATEGORIES",
     "Check",
+    "Summary",
     "Context",
     "Finding",
     "Host",
+    "KubeError",
     "ProbeResult",
     "Resolution",
     "Status",
     "classify_address",
+    "path_for",
     "probe_endpoint",
+    "truthy",
 ]
 
 CATEGORIES = ("connectivity", "cluster", "extension", "azure", "gpu", "smoke")
@@ -77,3 +83,17 @@ class Check:
 
     def __repr__(self) -> str:
         return f"<check {self.id}>"
+
+
+class Summary:
+    """A conclusion drawn across all findings once every check has finished.
+
+    It contributes one top-level key of the report (``key``), e.g. the corrected
+    ``az k8s-extension create`` command that the findings imply. Register it in ``CHECKS`` like
+    a check. ``summarize`` returns None when there is nothing to say.
+    """
+
+    key: ClassVar[str]
+
+    def summarize(self, ctx: Context, findings: list[Finding]) -> dict[str, Any] | None:
+        raise NotImplementedError

@@ -20,6 +20,7 @@ from preflight.params import CaseInsensitiveDict
 
 if TYPE_CHECKING:
     from preflight.clients.dns import DnsClient
+    from preflight.clients.kube import KubeClient
     from preflight.clients.net import ProxySettings
     from preflight.profile import HostSpec, Profile
 
@@ -123,6 +124,34 @@ def _network(ctx: Context) -> tuple[str, str] | None:
     return None
 
 
+@need_provider("kubeconfig")
+def _kubeconfig(ctx: Context) -> tuple[str, str] | None:
+    from preflight.clients.kube import config_present
+
+    present, where = config_present(ctx.kube.settings)
+    if present:
+        return None
+    return (
+        f"no cluster given (no kubeconfig at {where}, not running in a pod)",
+        "pass --kubeconfig PATH (and --context NAME), set KUBECONFIG, or run preflight "
+        "inside the cluster",
+    )
+
+
+@need_provider("kube")
+def _kube(ctx: Context) -> tuple[str, str] | None:
+    missing = _kubeconfig(ctx)
+    if missing is not None:
+        return missing
+    reach = ctx.kube.reachability()
+    if reach.ok or reach.error is None:
+        return None
+    return (
+        f"the cluster is not reachable: {reach.error.message} (see cluster.reachable)",
+        reach.error.remediation(),
+    )
+
+
 class Context:
     """The run as a check sees it. Read-only for checks; built once per run by the CLI."""
 
@@ -135,6 +164,7 @@ class Context:
         self.started = time.monotonic()
         self.deadline_at = self.started + options.deadline
         self._dns: DnsClient | None = None
+        self._kube: KubeClient | None = None
         self._tls: ssl.SSLContext | None = None
         self._proxies: ProxySettings | None = None
         self._clients: dict[str, Any] = {}
@@ -182,6 +212,17 @@ class Context:
         return Host(spec, fqdn, missing, required, why, rule)
 
     # -- clients --------------------------------------------------------------------------------
+
+    @property
+    def kube(self) -> KubeClient:
+        """The Kubernetes API (built on first use; importing the client costs ~0.5 s)."""
+        if self._kube is None:
+            from preflight.clients.kube import KubeClient, KubeSettings
+
+            self._kube = KubeClient(
+                KubeSettings(self.options.kubeconfig, self.options.kube_context, self.timeout)
+            )
+        return self._kube
 
     @property
     def dns(self) -> DnsClient:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.api import Check
+from preflight.api import Check, Summary
 from preflight.errors import UsageError
 
 GROUP = "preflight.checks"
@@ -23,8 +23,15 @@ class Registry:
     checks: dict[str, Check] = field(default_factory=dict)
     #: (entry point name, one-line reason) for plugins that could not be loaded
     broken: list[tuple[str, str]] = field(default_factory=list)
+    summaries: list[Summary] = field(default_factory=list)
 
-    def add(self, check: Check, origin: str) -> None:
+    def add(self, check: Check | Summary, origin: str) -> None:
+        if isinstance(check, Summary):
+            if any(s.key == check.key for s in self.summaries):
+                self.broken.append((origin, f"report key {check.key!r} is already claimed"))
+            else:
+                self.summaries.append(check)
+            return
         if not isinstance(getattr(check, "id", None), str) or not check.id:
             self.broken.append((origin, f"{check!r} has no id"))
             return
@@ -56,13 +63,13 @@ class Registry:
         return known
 
 
-def _checks_from(obj: Any) -> Iterable[Check]:
+def _checks_from(obj: Any) -> Iterable[Check | Summary]:
     """Accept a module (its ``CHECKS``), a Check subclass, an instance, or a list of them."""
     if inspect.ismodule(obj):
         yield from _checks_from(getattr(obj, "CHECKS", []))
-    elif inspect.isclass(obj) and issubclass(obj, Check):
+    elif inspect.isclass(obj) and issubclass(obj, Check | Summary):
         yield obj()
-    elif isinstance(obj, Check):
+    elif isinstance(obj, Check | Summary):
         yield obj
     elif isinstance(obj, list | tuple):
         for item in obj:

@@ -45,16 +45,19 @@ async def _run_one(ctx: Context, check: Check, on_done: ProgressCallback | None)
 
 
 async def _findings_of(ctx: Context, check: Check) -> list[Finding]:
-    for need in check.needs:
-        missing = ctx.missing_need(need)
-        if missing is not None:
-            reason, how = missing
-            return [
-                Finding(Status.SKIP, None, f"skipped: {reason}", how, details={"missing": need})
-            ]
     collector = _Collector()
     token = _collector.set(collector)
     try:
+        for need in check.needs:
+            # a need may do blocking I/O once (the cluster's reachability): keep it off the loop
+            missing = await asyncio.wait_for(
+                run_in_daemon_thread(ctx.missing_need, need), timeout=max(ctx.remaining(), 0.001)
+            )
+            if missing is not None:
+                reason, how = missing
+                return [
+                    Finding(Status.SKIP, None, f"skipped: {reason}", how, details={"missing": need})
+                ]
         work: Awaitable[Any]
         if inspect.iscoroutinefunction(check.run):
             work = check.run(ctx)

@@ -130,6 +130,7 @@ def run_session(params: Mapping[str, Any]) -> int:
         )
     findings = asyncio.run(_run_bounded(context, checks, on_done))
     findings += _broken_plugins(registry, selected_all=not params.get("check"))
+    summaries = _summaries(context, registry, findings)
     finished = time.time()
 
     secrets = [v for k, v in context.params.items() if is_secret_key(k)]
@@ -142,16 +143,10 @@ def run_session(params: Mapping[str, Any]) -> int:
         finished=finished,
         profile={"name": context.profile.name, "cloud": context.profile.cloud},
         parameters=context.params,
-        target=None
-        if target is None
-        else {
-            "context": target.context,
-            "api_server": target.server,
-            "kubernetes_version": None,
-        },
+        target=_target(context, target),
         findings=findings,
         redactor=redactor,
-        extra=_extras(context),
+        extra={**_extras(context), **summaries},
     )
     paths = write_reports(document, extras["out"], extras["formats"])
     if not params.get("quiet"):
@@ -183,6 +178,43 @@ def _broken_plugins(registry: Any, selected_all: bool) -> list[Any]:
         )
         for name, reason in registry.broken
     ]
+
+
+CORE_KEYS = {"schema", "tool", "run", "profile", "parameters", "target", "summary", "results"}
+
+
+def _summaries(context: Any, registry: Any, findings: list[Any]) -> dict[str, Any]:
+    """Report keys contributed by Summary plugins; one that fails becomes an error finding."""
+    from preflight.context import internal_error
+
+    extra: dict[str, Any] = {}
+    for summary in registry.summaries:
+        key = getattr(summary, "key", "")
+        try:
+            if key in CORE_KEYS or not key:
+                raise ValueError(f"report key {key!r} is reserved")
+            value = summary.summarize(context, list(findings))
+        except Exception as exc:  # noqa: BLE001 - a summary's bug must not lose the report
+            failure = internal_error(None, exc)
+            failure.check, failure.title, failure.category = f"summary.{key}", key, "other"
+            findings.append(failure)
+            continue
+        if value is not None:
+            extra[key] = value
+    return extra
+
+
+def _target(context: Any, target: Any) -> dict[str, Any] | None:
+    """The cluster the run looked at (null when none was given), with its version if known."""
+    probed = context.kube.probed if context._kube is not None else None
+    if target is None and probed is None:
+        return None
+    version = (probed.version.get("gitVersion") if probed is not None else None) or None
+    return {
+        "context": (target.context if target else None) or (probed.context if probed else None),
+        "api_server": (target.server if target else None) or (probed.server if probed else None),
+        "kubernetes_version": version,
+    }
 
 
 def _extras(context: Any) -> dict[str, Any]:

@@ -1,0 +1,365 @@
+"""The Kubernetes API as checks need it: bounded, paginated, cached per run, errors classified.
+
+It drives the official ``kubernetes`` client (kubeconfig, in-cluster config, token and exec users,
+TLS) but asks for raw JSON pages (``_preload_content=False``): turning 5,000 nodes into the
+client's model objects costs seconds and hundreds of megabytes that a read-only check never uses.
+Every list is paginated with ``limit``/``continue``; every call carries a timeout; each distinct
+list is fetched once per run however many checks read it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+PAGE_SIZE = 500
+IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+class KubeError(Exception):
+    """A Kubernetes call that failed, classified so a finding can say what to do."""
+
+    def __init__(self, kind: str, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind  # config | dns | refused | tls | timeout | unauthorized | forbidden |
+        #                   notfound | throttled | server | error
+        self.message = message
+        self.status = status
+
+    def remediation(self) -> str:
+        return _REMEDIES.get(self.kind, "check the API server and your kubeconfig")
+
+
+_REMEDIES = {
+    "config": "fix the kubeconfig (kubectl config view) or pass --kubeconfig / --context",
+    "dns": "the API server's name does not resolve from here: check DNS (private clusters need "
+    "the privatelink zone) or run preflight from inside the cluster's network",
+    "refused": "nothing answers at the API server address: check the server URL in the "
+    "kubeconfig and any firewall between here and the cluster",
+    "tls": "the API server's certificate is not trusted: refresh the kubeconfig "
+    "(az aks get-credentials) or fix certificate-authority-data",
+    "timeout": "the API server did not answer in time: check authorized IP ranges, private "
+    "cluster access, VPN, or raise --timeout",
+    "unauthorized": "the credentials were rejected (expired token or certificate): refresh them "
+    "(az aks get-credentials, kubelogin) and retry",
+    "forbidden": "the identity is not allowed this call: bind it to the ClusterRole in "
+    "deploy/rbac.yaml (kubectl apply -f deploy/rbac.yaml)",
+    "throttled": "the API server is throttling requests: retry later",
+    "server": "the API server failed the request: check its health (kubectl get --raw /readyz)",
+}
+
+
+@dataclass
+class KubeSettings:
+    kubeconfig: str | None
+    context: str | None
+    timeout: float
+
+
+@dataclass
+class Reachability:
+    ok: bool
+    server: str = ""
+    context: str = ""
+    version: dict[str, Any] = field(default_factory=dict)
+    error: KubeError | None = None
+    source: str = ""  # kubeconfig path or "in-cluster"
+
+
+def config_present(settings: KubeSettings) -> tuple[bool, str]:
+    """Whether there is any cluster to talk to (without loading or contacting it)."""
+    from preflight.kubeconfig import candidate_paths
+
+    paths = candidate_paths(settings.kubeconfig)
+    existing = [p for p in paths if p.is_file()]
+    if existing:
+        return True, str(existing[0])
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and os.path.exists(IN_CLUSTER_TOKEN):
+        return True, "in-cluster"
+    return False, str(paths[0])
+
+
+class KubeClient:
+    """One per run (``Context.kube``). Thread-safe; checks call it from worker threads."""
+
+    def __init__(self, settings: KubeSettings) -> None:
+        self.settings = settings
+        self._api: Any = None
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._inflight: dict[tuple[Any, ...], threading.Event] = {}
+        self.calls: list[str] = []
+        self.source = ""
+        self.server = ""
+
+    # -- connection ------------------------------------------------------------------------------
+
+    def _client(self) -> Any:
+        if self._api is not None:
+            return self._api
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
+        logging.getLogger("kubernetes").setLevel(logging.CRITICAL)  # we report errors ourselves
+        configuration = client.Configuration()
+        present, source = config_present(self.settings)
+        try:
+            if source == "in-cluster":
+                config.load_incluster_config(client_configuration=configuration)
+            else:
+                config.load_kube_config(
+                    config_file=self.settings.kubeconfig,
+                    context=self.settings.context,
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
+        except (ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
+            raise KubeError("config", f"cannot load the kubeconfig ({source}): {exc}") from None
+        except Exception as exc:  # exec plugins and YAML errors surface as many types
+            raise KubeError(
+                "config", f"cannot load the kubeconfig ({source}): {type(exc).__name__}: {exc}"
+            ) from None
+        configuration.retries = 0
+        self.source = source
+        self.server = configuration.host
+        self._api = client.ApiClient(configuration)
+        return self._api
+
+    def reachability(self) -> Reachability:
+        """GET /version then GET /api: reachable, and our credentials accepted. Once per run."""
+        reach: Reachability = self._cached(("reachability",), self._probe)
+        return reach
+
+    @property
+    def probed(self) -> Reachability | None:
+        """The reachability result if some check already asked for it (for the report)."""
+        with self._lock:
+            value = self._cache.get(("reachability",))
+        return value if isinstance(value, Reachability) else None
+
+    def _probe(self) -> Reachability:
+        try:
+            self._client()
+            version = self.get_raw("/version")
+            self.get_raw("/api")  # discovery needs an authenticated user
+            return Reachability(
+                True, self.server, self._context_name(), version, source=self.source
+            )
+        except KubeError as exc:
+            return Reachability(
+                False, self.server, self._context_name(), error=exc, source=self.source
+            )
+
+    def _context_name(self) -> str:
+        if self.settings.context:
+            return self.settings.context
+        try:
+            from preflight.kubeconfig import find_target
+
+            target = find_target(self.settings.kubeconfig, None)
+            return target.context if target else "in-cluster"
+        except Exception:  # noqa: BLE001 - only a label for the report
+            return ""
+
+    # -- raw calls --------------------------------------------------------------------------------
+
+    def get_raw(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
+        """GET ``path`` and return the parsed JSON. Raises KubeError."""
+        api = self._client()
+        self.calls.append(path)
+        try:
+            return json.loads(self._get_bytes(api, path, query or []))
+        except Exception as exc:  # noqa: BLE001 - classified below
+            raise classify(exc, self.settings.timeout, path) from None
+
+    def _get_bytes(self, api: Any, path: str, query: list[tuple[str, Any]]) -> bytes:
+        """One GET through the client's own auth, TLS and proxy handling; raw body back."""
+        timeout = (self.settings.timeout, self.settings.timeout)
+        headers = {"Accept": "application/json"}
+        if hasattr(api, "param_serialize"):  # kubernetes >= 35 (new generator)
+            from kubernetes.client.exceptions import ApiException
+
+            request = api.param_serialize(
+                method="GET",
+                resource_path=path,
+                query_params=query,
+                header_params=headers,
+                auth_settings=["BearerToken"],
+            )
+            response = api.call_api(*request, _request_timeout=timeout)
+            response.read()
+            if not 200 <= response.status <= 299:
+                text = response.data.decode("utf-8", "replace") if response.data else None
+                ApiException.from_response(http_resp=response, body=text, data=None)  # raises
+            body: bytes = response.data
+            return body
+        response = api.call_api(  # kubernetes < 35
+            path,
+            "GET",
+            query_params=query,
+            header_params=headers,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=timeout,
+        )
+        raw = response[0] if isinstance(response, tuple) else response
+        old_body: bytes = raw.data
+        return old_body
+
+    def list(
+        self,
+        path: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> list[dict[str, Any]]:
+        """Every item of a collection (``/api/v1/nodes``), page by page; cached per run."""
+        key = ("list", path, label_selector, field_selector)
+        return self._cached(
+            key, lambda: list(self._pages(path, label_selector, field_selector, page_size))
+        )
+
+    def _pages(
+        self, path: str, label_selector: str | None, field_selector: str | None, page_size: int
+    ) -> Iterator[dict[str, Any]]:
+        token: str | None = None
+        for _ in range(100_000):  # a bound: 50 million objects
+            query: list[tuple[str, Any]] = [("limit", page_size)]
+            if token:
+                query.append(("continue", token))
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if field_selector:
+                query.append(("fieldSelector", field_selector))
+            page = self.get_raw(path, query)
+            yield from page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        """One object, or None when it does not exist (404)."""
+        try:
+            value: dict[str, Any] = self._cached(("get", path), lambda: self.get_raw(path))
+            return value
+        except KubeError as exc:
+            if exc.kind == "notfound":
+                return None
+            raise
+
+    def resources(self, group_version: str) -> dict[str, dict[str, Any]]:
+        """Discovery: resource name -> APIResource for ``v1`` or ``apps/v1``; {} if not served."""
+        path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+        document = self.get(path)
+        if document is None:
+            return {}
+        return {r["name"]: r for r in document.get("resources", []) if "name" in r}
+
+    def _cached(self, key: tuple[Any, ...], fetch: Any) -> Any:
+        while True:
+            with self._lock:
+                if key in self._cache:
+                    value = self._cache[key]
+                    if isinstance(value, KubeError):
+                        raise value
+                    return value
+                event = self._inflight.get(key)
+                if event is None:
+                    event = self._inflight[key] = threading.Event()
+                    break
+            event.wait()
+        try:
+            value = fetch()
+        except KubeError as exc:
+            value = exc
+        with self._lock:
+            self._cache[key] = value
+            del self._inflight[key]
+        event.set()
+        if isinstance(value, KubeError):
+            raise value
+        return value
+
+
+def path_for(
+    group_version: str, plural: str, namespace: str | None = None, name: str | None = None
+) -> str:
+    """``("apps/v1", "deployments", "azureml")`` -> ``/apis/apps/v1/namespaces/azureml/...``."""
+    base = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+    if namespace:
+        base += f"/namespaces/{quote(namespace, safe='')}"
+    base += f"/{plural}"
+    if name:
+        base += f"/{quote(name, safe='')}"
+    return base
+
+
+def classify(exc: BaseException, timeout: float, path: str) -> KubeError:
+    """Turn what the client or urllib3 raised into a KubeError with a kind a user can act on."""
+    status = getattr(exc, "status", None)
+    if (isinstance(status, int) and status >= 400) or type(exc).__name__ == "ApiException":
+        message = _status_message(exc) or getattr(exc, "reason", "") or str(exc)
+        kind = {401: "unauthorized", 403: "forbidden", 404: "notfound", 429: "throttled"}.get(
+            status or 0, "server" if (status or 0) >= 500 else "error"
+        )
+        return KubeError(kind, f"{status} {message} ({path})", status)
+    text = _innermost(exc)
+    lowered = text.lower()
+    if "timed out" in lowered or "timeout" in type(exc).__name__.lower() or "timeout" in lowered:
+        return KubeError("timeout", f"no answer from the API server within {timeout:g}s ({path})")
+    if any(
+        s in lowered
+        for s in (
+            "name or service not known",
+            "nodename nor servname",
+            "temporary failure in name resolution",
+            "no address associated",
+            "failed to resolve",
+            "getaddrinfo failed",
+        )
+    ):
+        return KubeError("dns", f"the API server's host name does not resolve ({text})")
+    if "refused" in lowered:
+        return KubeError("refused", f"connection refused by the API server ({text})")
+    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+        return KubeError("tls", f"TLS with the API server failed ({text})")
+    return KubeError("error", f"{type(exc).__name__}: {text}")
+
+
+def _status_message(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    if not body:
+        return ""
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return ""
+    return str(data.get("message") or "") if isinstance(data, dict) else ""
+
+
+def _innermost(exc: BaseException) -> str:
+    seen = exc
+    reason = getattr(seen, "reason", None)
+    while isinstance(reason, BaseException):
+        seen = reason
+        reason = getattr(seen, "reason", None)
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        nxt = seen.__cause__ or seen.__context__
+        if nxt is None or nxt is seen:
+            break
+        seen = nxt
+    return str(seen) or type(seen).__name__
+
+
+def server_host(server: str) -> str | None:
+    try:
+        return urlsplit(server).hostname
+    except ValueError:
+        return None
