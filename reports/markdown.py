@@ -95,7 +95,34 @@ def render(report: Mapping[str, Any]) -> str:
         lines.append(f"{passed} of {len(findings)} findings passed.")
     else:
         lines.append(f"All {passed} findings passed.")
+    recommendation = _recommendation(report.get("recommendation"))
+    if recommendation:
+        lines += ["", *recommendation]
+    while lines and not lines[-1]:
+        lines.pop()
     return "\n".join(lines) + "\n"
+
+
+def _recommendation(value: Any) -> list[str]:
+    """The suggested ``az k8s-extension create`` command in a code block, reasons as a list.
+
+    Inside a fenced block Markdown and HTML are inert, so the command stays copyable as is; the
+    fence is longer than any run of backticks in it, so nothing in the command can close it.
+    """
+    if not isinstance(value, Mapping) or not value.get("command"):
+        return []
+    command = clean(value.get("command"))
+    longest = max((len(run) for run in re.findall(r"`+", command)), default=0)
+    fence = "`" * max(3, longest + 1)
+    lines = ["### Recommended command", "", f"{fence}sh", command, fence, ""]
+    reasons = value.get("reasons")
+    if isinstance(reasons, str):
+        reasons = [reasons]
+    if isinstance(reasons, list):
+        lines += [f"- {escape(reason)}" for reason in reasons if reason]
+        if any(reasons):
+            lines.append("")
+    return lines
 
 
 def _context_line(report: Mapping[str, Any]) -> str:

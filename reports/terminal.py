@@ -64,6 +64,8 @@ def print_summary(report: Mapping[str, Any], console: Any) -> None:
     else:
         console.print("No findings: no checks ran.")
 
+    _print_recommendation(report.get("recommendation"), console)
+
     summary = summary_of(report)
     verdict = summary["verdict"]
     counts = ", ".join(f"{summary[s]} {s}" for s in SEVERITY_DESC)
@@ -74,3 +76,21 @@ def print_summary(report: Mapping[str, Any], console: Any) -> None:
     )
     line.append(f"  ({counts})")
     console.print(line)
+
+
+def _print_recommendation(value: Any, console: Any) -> None:
+    """'Recommended command:' and the command on a line of its own, never wrapped (it must
+    paste as one command), then the reasons. Plain ``Text``: nothing in it is markup."""
+    from rich.text import Text
+
+    if not isinstance(value, Mapping) or not value.get("command"):
+        return
+    console.print(Text("Recommended command:", style="bold"))
+    console.print(Text(clean(value.get("command"))), soft_wrap=True)
+    reasons = value.get("reasons")
+    if isinstance(reasons, str):
+        reasons = [reasons]
+    for reason in reasons if isinstance(reasons, list) else []:
+        if reason:
+            console.print(Text(f"  - {clean(reason)}"))
+    console.print()
