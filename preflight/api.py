@@ -25,19 +25,22 @@ reports what it concluded.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
+from preflight.clients.arm import ArmError, parse_resource_id
 from preflight.clients.dns import Resolution, classify_address
 from preflight.clients.kube import KubeError, path_for
 from preflight.clients.net import ProbeResult
 from preflight.clients.net import probe as probe_endpoint
+from preflight.concurrency import run_in_daemon_thread
 from preflight.context import Context, Host
 from preflight.model import Finding, Status
 from preflight.params import truthy
 
 __all__ = [
     "CATEGORIES",
+    "ArmError",
     "Check",
     "Summary",
     "Context",
@@ -48,8 +51,10 @@ __all__ = [
     "Resolution",
     "Status",
     "classify_address",
+    "parse_resource_id",
     "path_for",
     "probe_endpoint",
+    "run_in_daemon_thread",
     "truthy",
 ]
 
@@ -69,6 +74,11 @@ class Check:
     docs: ClassVar[str | None] = None
     #: ``--set`` parameters this check reads, with a one-line description each
     parameters: ClassVar[dict[str, str]] = {}
+    #: ``--set`` parameters to check before the run starts, each with a function of the value
+    #: (often a file path) that raises ValueError (or OSError) with a one-line reason when the
+    #: value cannot be used. The engine turns that into exit 2 ("--set KEY=VALUE: reason"), so a
+    #: malformed input file never costs a run. A validator must be quick and have no effects.
+    validators: ClassVar[dict[str, Callable[[str], object]]] = {}
 
     def run(self, ctx: Context) -> Iterable[Finding] | Awaitable[Iterable[Finding]]:
         raise NotImplementedError

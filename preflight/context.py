@@ -19,6 +19,7 @@ from preflight.model import Finding, Status
 from preflight.params import CaseInsensitiveDict
 
 if TYPE_CHECKING:
+    from preflight.clients.arm import ArmClient
     from preflight.clients.dns import DnsClient
     from preflight.clients.kube import KubeClient
     from preflight.clients.net import ProxySettings
@@ -138,6 +139,22 @@ def _kubeconfig(ctx: Context) -> tuple[str, str] | None:
     )
 
 
+@need_provider("arm")
+def _arm(ctx: Context) -> tuple[str, str] | None:
+    if not ctx.profile.endpoints.get("arm") or not ctx.profile.audiences.get("arm"):
+        return (
+            f"profile {ctx.profile.name} names no ARM endpoint and audience",
+            "add endpoints.arm and audiences.arm to the profile",
+        )
+    if ctx.arm.token() is not None:
+        return None
+    from preflight.clients.arm import SOURCES_HELP
+
+    failures = [f"{a.source}: {a.outcome}" for a in ctx.arm.attempts if a.outcome != "absent"]
+    tried = f" ({'; '.join(failures)})" if failures else ""
+    return (f"no Azure credentials{tried}", SOURCES_HELP)
+
+
 @need_provider("kube")
 def _kube(ctx: Context) -> tuple[str, str] | None:
     missing = _kubeconfig(ctx)
@@ -165,6 +182,7 @@ class Context:
         self.deadline_at = self.started + options.deadline
         self._dns: DnsClient | None = None
         self._kube: KubeClient | None = None
+        self._arm: ArmClient | None = None
         self._tls: ssl.SSLContext | None = None
         self._proxies: ProxySettings | None = None
         self._clients: dict[str, Any] = {}
@@ -223,6 +241,23 @@ class Context:
                 KubeSettings(self.options.kubeconfig, self.options.kube_context, self.timeout)
             )
         return self._kube
+
+    @property
+    def arm(self) -> ArmClient:
+        """Azure Resource Manager for the profile's cloud (token acquired on first need)."""
+        if self._arm is None:
+            from preflight.clients.arm import ArmClient
+
+            self._arm = ArmClient(
+                self.profile.endpoints.get("arm", ""),
+                self.profile.audiences.get("arm", ""),
+                imds=self.profile.endpoints.get("imds"),
+                verify=self.tls_context(),
+                proxy_for=self.proxies.for_host,
+                timeout=self.timeout,
+                remaining=self.remaining,
+            )
+        return self._arm
 
     @property
     def dns(self) -> DnsClient:

@@ -46,6 +46,34 @@ def _known_parameters(profile: Any, registry: Any) -> dict[str, str]:
     return known
 
 
+def validate_parameters(values: Mapping[str, str], registry: Any) -> None:
+    """Run the checks' ``validators`` on the ``--set`` values they declare (UsageError).
+
+    Every registered check's validators run, not only the selected ones: a malformed file
+    named on the command line is bad input whatever the selection."""
+    seen: set[tuple[str, int]] = set()
+    for check in registry.checks.values():
+        for key, validate in (getattr(check, "validators", None) or {}).items():
+            value = values.get(key)
+            if value in (None, "") or not callable(validate) or (key, id(validate)) in seen:
+                continue
+            seen.add((key, id(validate)))
+            try:
+                validate(value)
+            except ValueError as exc:
+                raise UsageError(f"--set {key}={value}: {_one_line(exc)}") from None
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise UsageError(f"--set {key}={value}: cannot read: {reason}") from None
+            except Exception:  # noqa: BLE001, S112 - a validator's own bug is not bad input:
+                continue  # the check meets the value again when it runs and reports there
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
 def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, Any]]:
     """Turn raw CLI options into (Context, registry, selected checks, extras) or UsageError."""
     from preflight import registry as registry_module
@@ -61,6 +89,7 @@ def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, A
     checks = registry.select(tuple(params.get("check") or ()), tuple(params.get("skip") or ()))
     known = _known_parameters(profile, registry)
     values = parse_set(params.get("set") or (), known)
+    validate_parameters(values, registry)
     timeout = _positive("--timeout", params.get("timeout", 5))
     deadline = _positive("--deadline", params.get("deadline", 300))
     formats = _split_formats(str(params.get("format") or "html,json"))
@@ -135,6 +164,9 @@ def run_session(params: Mapping[str, Any]) -> int:
 
     secrets = [v for k, v in context.params.items() if is_secret_key(k)]
     secrets += [v for k, v in context.extension_settings.items() if is_secret_key(k)]
+    token = getattr(context._arm, "_token", None) if context._arm is not None else None
+    if token is not None:  # an opaque token has no shape to mask: mask its value, wherever
+        secrets.append(token.value)
     redactor = Redactor(secrets)
     target = extras["target"]
     document = report.build(
@@ -247,3 +279,6 @@ async def _run_bounded(context: Any, checks: list[Any], on_done: Any) -> list[An
             )
             for c in checks
         ]
+    finally:
+        if context._arm is not None:  # close ARM connections inside the loop that opened them
+            await context._arm.aclose()

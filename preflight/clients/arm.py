@@ -1,0 +1,353 @@
+"""Azure Resource Manager over httpx, in the cloud the profile names.
+
+The base URL and token audience come from the profile (``endpoints.arm``, ``audiences.arm``), so a
+China or US Gov run never asks the public cloud. A token comes from the first source that has
+one, in this order, and the report names which: the ``AZURE_ACCESS_TOKEN`` variable, the Azure
+CLI (``az account get-access-token``), the managed-identity endpoint (IMDS) when running in Azure.
+Calls honour ``--ca-bundle`` and the proxy settings, retry 429 after ``Retry-After`` while the
+run's deadline allows, and never let the token reach a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+# Azure VMs (and AKS nodes, and pods on them) carry this DMI chassis asset tag: IMDS is only
+# asked when it is there, so a laptop never waits on 169.254.169.254.
+AZURE_ASSET_TAG = "7783-7084-3265-9085-8269-3286-77"
+ASSET_TAG_PATH = Path("/sys/class/dmi/id/chassis_asset_tag")
+DEFAULT_IMDS = "http://169.254.169.254"
+ENV_TOKEN = "AZURE_ACCESS_TOKEN"
+SOURCES_HELP = (
+    f"set {ENV_TOKEN} (e.g. from `az account get-access-token --resource <audience>`), "
+    "log in with the Azure CLI (`az login`, `az cloud set` for China or US Gov), or run inside "
+    "Azure with a managed identity"
+)
+
+
+class ArmError(Exception):
+    """An ARM call that failed, classified so a finding can say what to do."""
+
+    def __init__(self, kind: str, message: str, status: int | None = None, code: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind  # auth | audience | forbidden | notfound | throttled | server |
+        #                   timeout | network | tls | error
+        self.message = message
+        self.status = status
+        self.code = code  # ARM's error.code, e.g. AuthorizationFailed, ResourceNotFound
+
+
+@dataclass
+class Token:
+    value: str
+    source: str  # env | azure-cli | managed-identity
+    detail: str = ""  # e.g. the CLI's active cloud, or the IMDS endpoint
+    cli_cloud: str | None = None
+
+    def __repr__(self) -> str:  # never print the token itself
+        return f"Token(source={self.source!r}, detail={self.detail!r})"
+
+
+@dataclass
+class TokenAttempt:
+    source: str
+    outcome: str  # used | absent | failed
+
+
+class ArmClient:
+    """One per run (``Context.arm``): token acquired once, calls made concurrently."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        audience: str,
+        *,
+        imds: str | None,
+        verify: Any,
+        proxy_for: Callable[[str, int, bool], Any],
+        timeout: float,
+        remaining: Callable[[], float],
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.audience = audience
+        self.imds = (imds or DEFAULT_IMDS).rstrip("/")
+        self.verify = verify
+        self.proxy_for = proxy_for
+        self.timeout = timeout
+        self.remaining = remaining
+        self.environ = dict(os.environ if environ is None else environ)
+        self.attempts: list[TokenAttempt] = []
+        self._token: Token | None = None
+        self._token_error: str | None = None
+        self._acquired = False
+        self._clients: dict[int, Any] = {}
+        self._token_lock = threading.Lock()
+
+    # -- token ----------------------------------------------------------------------------------
+
+    def token(self) -> Token | None:
+        """The first token any source gives (blocking; once per run, whichever thread asks
+        first: the others wait rather than run ``az`` again). None when none has one."""
+        with self._token_lock:
+            return self._acquire()
+
+    def _acquire(self) -> Token | None:
+        if self._acquired:
+            return self._token
+        for name, source in (
+            ("env", self._from_env),
+            ("azure-cli", self._from_cli),
+            ("managed-identity", self._from_imds),
+        ):
+            try:
+                token = source()
+            except ArmError as exc:
+                self.attempts.append(TokenAttempt(name, f"failed: {exc.message}"))
+                continue
+            if token is None:
+                self.attempts.append(TokenAttempt(name, "absent"))
+                continue
+            self.attempts.append(TokenAttempt(name, "used"))
+            self._token = token
+            break
+        self._acquired = True
+        return self._token
+
+    def _from_env(self) -> Token | None:
+        value = self.environ.get(ENV_TOKEN, "").strip()
+        if value.lower().startswith("bearer "):
+            value = value[7:].strip()
+        return Token(value, "env", f"${ENV_TOKEN}") if value else None
+
+    def _from_cli(self) -> Token | None:
+        az = shutil.which("az", path=self.environ.get("PATH"))
+        if not az:
+            return None
+        limit = max(1.0, min(30.0, self.remaining()))
+        try:
+            done = subprocess.run(
+                [az, "account", "get-access-token", "--resource", self.audience, "-o", "json"],
+                capture_output=True,
+                text=True,
+                timeout=limit,
+                env=self.environ,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ArmError(
+                "error", f"the Azure CLI did not answer ({type(exc).__name__})"
+            ) from None
+        if done.returncode != 0:
+            first = (done.stderr.strip().splitlines() or ["no output"])[0][:200]
+            raise ArmError("auth", f"az account get-access-token failed: {first}")
+        try:
+            value = json.loads(done.stdout)["accessToken"]
+        except (ValueError, KeyError, TypeError):
+            raise ArmError("error", "az account get-access-token printed no accessToken") from None
+        return Token(str(value), "azure-cli", az, cli_cloud=self._cli_cloud(az, limit))
+
+    def _cli_cloud(self, az: str, limit: float) -> str | None:
+        try:
+            done = subprocess.run(
+                [az, "cloud", "show", "--query", "name", "-o", "tsv"],
+                capture_output=True,
+                text=True,
+                timeout=limit,
+                env=self.environ,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() or None if done.returncode == 0 else None
+
+    def _from_imds(self) -> Token | None:
+        if self.imds == DEFAULT_IMDS and not _on_azure():
+            return None
+        import httpx
+
+        url = f"{self.imds}/metadata/identity/oauth2/token"
+        params = {"api-version": "2018-02-01", "resource": self.audience}
+        try:
+            with httpx.Client(
+                verify=self.verify, trust_env=False, timeout=min(self.timeout, 5.0)
+            ) as client:
+                response = client.get(url, params=params, headers={"Metadata": "true"})
+        except httpx.HTTPError as exc:
+            raise ArmError(
+                "network", f"managed-identity endpoint {self.imds}: {type(exc).__name__}"
+            ) from None
+        if response.status_code != 200:
+            raise ArmError(
+                "auth",
+                f"managed-identity endpoint answered {response.status_code}: "
+                f"{_error_text(response)}",
+            )
+        try:
+            value = response.json()["access_token"]
+        except (ValueError, KeyError, TypeError):
+            raise ArmError("error", "managed-identity endpoint returned no access_token") from None
+        return Token(str(value), "managed-identity", self.imds)
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def _client(self) -> Any:
+        import httpx
+
+        loop_id = id(asyncio.get_running_loop())
+        client = self._clients.get(loop_id)
+        if client is None:
+            parts = urlsplit(self.endpoint)
+            proxy = self.proxy_for(parts.hostname or "", parts.port or 443, parts.scheme == "https")
+            proxy_url = None
+            if proxy is not None:
+                proxy_url = f"http://{proxy.host}:{proxy.port}"
+            headers = {"User-Agent": "preflight/0.1"}
+            if proxy is not None and proxy.authorization:
+                mounts = {
+                    "all://": httpx.AsyncHTTPTransport(
+                        verify=self.verify,
+                        proxy=httpx.Proxy(
+                            proxy_url or "", headers={"Proxy-Authorization": proxy.authorization}
+                        ),
+                    )
+                }
+                client = httpx.AsyncClient(
+                    mounts=mounts, trust_env=False, headers=headers, timeout=self.timeout
+                )
+            else:
+                client = httpx.AsyncClient(
+                    verify=self.verify,
+                    proxy=proxy_url,
+                    trust_env=False,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            self._clients[loop_id] = client
+        return client
+
+    async def get(self, path: str, api_version: str) -> dict[str, Any]:
+        """GET ``{endpoint}{path}?api-version=...``; 429 retried after Retry-After; ArmError."""
+        import httpx
+
+        token = self._token
+        if token is None:
+            raise ArmError("auth", "no Azure token: " + SOURCES_HELP)
+        url = f"{self.endpoint}{path}"
+        for attempt in range(6):
+            try:
+                response = await self._client().get(
+                    url,
+                    params={"api-version": api_version},
+                    headers={"Authorization": f"Bearer {token.value}"},
+                )
+            except httpx.TimeoutException:
+                raise ArmError(
+                    "timeout", f"ARM did not answer within {self.timeout:g}s ({path})"
+                ) from None
+            except httpx.ConnectError as exc:
+                text = str(exc)
+                kind = (
+                    "tls" if "CERTIFICATE" in text.upper() or "SSL" in text.upper() else "network"
+                )
+                raise ArmError(kind, f"cannot reach {self.endpoint}: {text[:200]}") from None
+            except httpx.HTTPError as exc:
+                raise ArmError(
+                    "network", f"{type(exc).__name__} talking to {self.endpoint}: {str(exc)[:200]}"
+                ) from None
+            if response.status_code == 429 and attempt < 5:
+                wait = _retry_after(response.headers.get("Retry-After"))
+                if wait + 0.5 < self.remaining():
+                    await asyncio.sleep(wait)
+                    continue
+            return _json_or_raise(response, path, self.audience)
+        raise ArmError("throttled", f"ARM kept answering 429 ({path})", 429)
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+
+def _on_azure() -> bool:
+    try:
+        return ASSET_TAG_PATH.read_text().strip() == AZURE_ASSET_TAG
+    except OSError:
+        return False
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return max(0.0, min(float(value or 1), 60.0))
+    except ValueError:
+        return 1.0
+
+
+def _error_text(response: Any) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('code', '')}: {error.get('message', '')}"[:300]
+    if isinstance(body, dict) and "error_description" in body:
+        return str(body["error_description"])[:300]
+    return str(body)[:200]
+
+
+def _json_or_raise(response: Any, path: str, audience: str) -> dict[str, Any]:
+    status = response.status_code
+    if 200 <= status < 300:
+        try:
+            data = response.json()
+        except ValueError:
+            raise ArmError("error", f"ARM returned no JSON ({path})", status) from None
+        return data if isinstance(data, dict) else {"value": data}
+    code = ""
+    try:
+        error = response.json().get("error") or {}
+        code = str(error.get("code", ""))
+        message = str(error.get("message", ""))
+    except (ValueError, AttributeError):
+        message = response.text[:200]
+    header = response.headers.get("WWW-Authenticate", "")
+    if status == 401:
+        wrong_audience = "audience" in (message + code + header).lower()
+        kind = "audience" if wrong_audience else "auth"
+        return_text = (
+            f"401 {code or 'Unauthorized'}: {message}"
+            if message
+            else f"401 {code or 'Unauthorized'}"
+        )
+        if wrong_audience:
+            return_text += f" (the token is not for {audience}: a token for another cloud?)"
+        raise ArmError(kind, return_text, status, code)
+    kinds = {403: "forbidden", 404: "notfound", 429: "throttled"}
+    kind = kinds.get(status, "server" if status >= 500 else "error")
+    raise ArmError(kind, f"{status} {code}: {message} ({path})".replace("  ", " "), status, code)
+
+
+def parse_resource_id(resource_id: str) -> dict[str, str]:
+    """``/subscriptions/S/resourceGroups/G/providers/NS/type/name`` -> parts (lower-case keys)."""
+    parts = [p for p in resource_id.strip().split("/") if p]
+    result: dict[str, str] = {}
+    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
+        result["subscription_id"] = parts[1]
+    if len(parts) >= 4 and parts[2].lower() == "resourcegroups":
+        result["resource_group"] = parts[3]
+    if len(parts) >= 8 and parts[4].lower() == "providers":
+        result["provider"] = parts[5]
+        result["type"] = parts[6]
+        result["name"] = parts[7]
+    return result
