@@ -240,3 +240,90 @@ def kube_client(kubeconfig: Callable[..., Path]) -> Iterator[Callable[..., Any]]
     finally:
         for client in clients:
             client.close()
+
+
+# -- Azure: ARM, IMDS, the az CLI, profiles ------------------------------------------------------
+from support.arm_server import FakeArm, FakeImds, write_azure_profile  # noqa: E402
+from support.fake_az import FakeAz, write_fake_az  # noqa: E402
+
+
+def _fake_servers_fail_on_bugs(servers: list[Any], what: str) -> None:
+    errors = [error for server in servers for error in server.server_errors]
+    if errors:
+        pytest.fail(f"{what} raised while answering:\n" + errors[0])
+
+
+@pytest.fixture
+def fake_arm(tls_ca: trustme.CA) -> Iterator[Callable[..., FakeArm]]:
+    """Factory: ``fake_arm(resources=(), *, tokens={"good-token"}, wrong_audience_tokens=(),
+    cloud="AzureCloud", ca=tls_ca, hostnames=(), api_versions=None, page_size=None)`` -> a
+    started ``FakeArm`` (HTTPS; pass ``--ca-bundle ca_bundle``). ``.url`` goes into a profile's
+    ``endpoints.arm`` (``azure_profile``). Stopped at teardown, which fails the test if the fake
+    itself raised (``server_errors``)."""
+    started: list[FakeArm] = []
+
+    def make(resources: Any = (), **kwargs: Any) -> FakeArm:
+        kwargs.setdefault("ca", tls_ca)
+        arm = FakeArm(resources, **kwargs)
+        started.append(arm)
+        return arm.start()
+
+    try:
+        yield make
+    finally:
+        for arm in reversed(started):
+            arm.stop()
+        _fake_servers_fail_on_bugs(started, "FakeArm")
+
+
+@pytest.fixture
+def fake_imds(tls_ca: trustme.CA) -> Iterator[Callable[..., FakeImds]]:
+    """Factory: ``fake_imds(token="imds-token", *, tokens=None, identity=True, tls=False,
+    ca=tls_ca, ...)`` -> a started ``FakeImds`` (plain HTTP like the real IMDS unless ``tls``).
+    ``.url`` goes into a profile's ``endpoints.imds``."""
+    started: list[FakeImds] = []
+
+    def make(*args: Any, **kwargs: Any) -> FakeImds:
+        kwargs.setdefault("ca", tls_ca)
+        imds = FakeImds(*args, **kwargs)
+        started.append(imds)
+        return imds.start()
+
+    try:
+        yield make
+    finally:
+        for imds in reversed(started):
+            imds.stop()
+        _fake_servers_fail_on_bugs(started, "FakeImds")
+
+
+@pytest.fixture
+def fake_az(tmp_path: Path) -> Callable[..., FakeAz]:
+    """Factory: ``fake_az(token="az-token", *, tokens=None, logged_in=True, cloud="AzureCloud",
+    cli_version="2.61.0", extensions={"k8s-extension": "1.6.1"}, delay=0, failures={}, ...)`` ->
+    a ``FakeAz`` written to a fresh directory under ``tmp_path``. ``str(fake)`` is that
+    directory (prepend it to ``PATH``; ``fake.env()`` does), ``fake.calls()`` the argv of every
+    run, ``fake.resources()`` the ``--resource`` audiences asked for."""
+    counter = iter(range(1_000_000))
+
+    def make(**config: Any) -> FakeAz:
+        return write_fake_az(tmp_path / f"fake-az-{next(counter)}", **config)
+
+    return make
+
+
+@pytest.fixture
+def azure_profile(tmp_path: Path) -> Callable[..., Path]:
+    """Helper: ``azure_profile([directory], base="azure-public", *, arm=None, imds=None,
+    login=None, name=None, extra=None)`` -> path of a user profile that ``extends`` the
+    built-in ``base`` (azure-public / azure-china / azure-usgov) with ``endpoints.arm`` /
+    ``endpoints.imds`` pointed at fakes; audiences and hosts stay the built-in's. Written under
+    ``directory`` (default ``tmp_path``), a fresh file per call."""
+    counter = iter(range(1_000_000))
+
+    def make(directory: Path | None = None, base: str = "azure-public", **kwargs: Any) -> Path:
+        folder = Path(directory) if directory is not None else tmp_path
+        folder.mkdir(parents=True, exist_ok=True)
+        return write_azure_profile(folder / f"{base}-fake-{next(counter)}.yaml", base, **kwargs)
+
+    return make
