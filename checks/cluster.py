@@ -19,7 +19,11 @@ class ClusterReachable(Check):
     def run(self, ctx: Context) -> list[Finding]:
         reach = ctx.kube.reachability()
         target = reach.server or reach.context or "cluster"
-        details = {"context": reach.context, "server": reach.server, "source": reach.source}
+        details: dict[str, object] = {
+            "context": reach.context,
+            "server": reach.server,
+            "source": reach.source,
+        }
         if reach.ok:
             version = reach.version.get("gitVersion", "unknown version")
             return [
