@@ -1,5 +1,9 @@
 """The Kubernetes API as checks need it: bounded, paginated, cached per run, errors classified.
 
+Reads are cached per run (a snapshot of the cluster every check agrees on). In-cluster runs also
+write: ``create``/``delete``/``log`` and the uncached ``get_fresh``/``list_fresh`` that polling
+needs (preflight.incluster); those go through the same client, timeout and classification.
+
 It drives the official ``kubernetes`` client (kubeconfig, in-cluster config, token and exec users,
 TLS) but asks for raw JSON pages (``_preload_content=False``): turning 5,000 nodes into the
 client's model objects costs seconds and hundreds of megabytes that a read-only check never uses.
@@ -28,7 +32,7 @@ class KubeError(Exception):
     def __init__(self, kind: str, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.kind = kind  # config | dns | refused | tls | timeout | unauthorized | forbidden |
-        #                   notfound | throttled | server | error
+        #                   notfound | conflict | throttled | server | error
         self.message = message
         self.status = status
 
@@ -180,16 +184,33 @@ class KubeClient:
 
     def _get_bytes(self, api: Any, path: str, query: list[tuple[str, Any]]) -> bytes:
         """One GET through the client's own auth, TLS and proxy handling; raw body back."""
+        return self._call_bytes(api, "GET", path, query)
+
+    def _call_bytes(
+        self,
+        api: Any,
+        method: str,
+        path: str,
+        query: list[tuple[str, Any]],
+        body: Any = None,
+        accept: str = "application/json",
+    ) -> bytes:
+        """One request through the client's own auth, TLS and proxy handling; raw body back.
+
+        Raises what the client raises (``ApiException`` for non-2xx); callers classify."""
         timeout = (self.settings.timeout, self.settings.timeout)
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         if hasattr(api, "param_serialize"):  # kubernetes >= 35 (new generator)
             from kubernetes.client.exceptions import ApiException
 
             request = api.param_serialize(
-                method="GET",
+                method=method,
                 resource_path=path,
                 query_params=query,
                 header_params=headers,
+                body=body,
                 auth_settings=["BearerToken"],
             )
             response = api.call_api(*request, _request_timeout=timeout)
@@ -197,13 +218,14 @@ class KubeClient:
             if not 200 <= response.status <= 299:
                 text = response.data.decode("utf-8", "replace") if response.data else None
                 ApiException.from_response(http_resp=response, body=text, data=None)  # raises
-            body: bytes = response.data
-            return body
+            data: bytes = response.data
+            return data
         response = api.call_api(  # kubernetes < 35
             path,
-            "GET",
+            method,
             query_params=query,
             header_params=headers,
+            body=body,
             auth_settings=["BearerToken"],
             _preload_content=False,
             _request_timeout=timeout,
@@ -211,6 +233,97 @@ class KubeClient:
         raw = response[0] if isinstance(response, tuple) else response
         old_body: bytes = raw.data
         return old_body
+
+    def _write(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        accept: str = "application/json",
+    ) -> bytes:
+        api = self._client()
+        self.calls.append(f"{method} {path}")
+        try:
+            return self._call_bytes(api, method, path, query or [], body, accept)
+        except Exception as exc:  # noqa: BLE001 - classified below
+            raise classify(exc, self.settings.timeout, path) from None
+
+    # -- writes and fresh reads (in-cluster runs) -------------------------------------------------
+    #
+    # The cached reads above answer "what does the cluster look like"; a run that creates pods
+    # must instead see each change as it happens, so these bypass the cache. Each is one request
+    # bounded by the client timeout, errors classified like every other call.
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST ``body`` to the collection ``path``; the object as stored. Raises KubeError
+        (``conflict`` when it already exists, ``forbidden`` for RBAC, quota and admission
+        denials: the message says which)."""
+        created: dict[str, Any] = json.loads(self._write("POST", path, body=body))
+        return created
+
+    def delete(self, path: str, *, propagation: str = "Background") -> bool:
+        """DELETE one object, its dependents going as ``propagation`` says. True if it was
+        there, False if it was already gone (404 is not an error: deleting is idempotent)."""
+        try:
+            self._write("DELETE", path, [("propagationPolicy", propagation)])
+        except KubeError as exc:
+            if exc.kind == "notfound":
+                return False
+            raise
+        return True
+
+    def delete_collection(self, path: str, label_selector: str) -> None:
+        """DELETE every object of a collection matching ``label_selector`` (never unfiltered)."""
+        if not label_selector.strip():
+            raise ValueError("delete_collection needs a label selector")
+        self._write(
+            "DELETE",
+            path,
+            [("labelSelector", label_selector), ("propagationPolicy", "Background")],
+        )
+
+    def log(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        tail_lines: int | None = None,
+        *,
+        previous: bool = False,
+    ) -> str:
+        """A container's log as text (``previous``: of its last terminated run)."""
+        query: list[tuple[str, Any]] = []
+        if container:
+            query.append(("container", container))
+        if tail_lines is not None:
+            query.append(("tailLines", int(tail_lines)))
+        if previous:
+            query.append(("previous", "true"))
+        path = path_for("v1", "pods", namespace, pod) + "/log"
+        data = self._write("GET", path, query, accept="text/plain, */*")
+        return data.decode("utf-8", "replace")
+
+    def get_fresh(self, path: str) -> dict[str, Any] | None:
+        """One object read now (not from the per-run cache), or None when it does not exist."""
+        try:
+            value: dict[str, Any] = self.get_raw(path)
+        except KubeError as exc:
+            if exc.kind == "notfound":
+                return None
+            raise
+        return value
+
+    def list_fresh(
+        self,
+        path: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> list[dict[str, Any]]:
+        """Every item of a collection read now (not from the per-run cache), page by page."""
+        return list(self._pages(path, label_selector, field_selector, page_size))
 
     def list(
         self,
@@ -306,9 +419,13 @@ def classify(exc: BaseException, timeout: float, path: str) -> KubeError:
     status = getattr(exc, "status", None)
     if (isinstance(status, int) and status >= 400) or type(exc).__name__ == "ApiException":
         message = _status_message(exc) or getattr(exc, "reason", "") or str(exc)
-        kind = {401: "unauthorized", 403: "forbidden", 404: "notfound", 429: "throttled"}.get(
-            status or 0, "server" if (status or 0) >= 500 else "error"
-        )
+        kind = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "notfound",
+            409: "conflict",
+            429: "throttled",
+        }.get(status or 0, "server" if (status or 0) >= 500 else "error")
         return KubeError(kind, f"{status} {message} ({path})", status)
     text = _innermost(exc)
     lowered = text.lower()

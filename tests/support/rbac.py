@@ -3,11 +3,18 @@
 Used to prove that the shipped ``deploy/rbac.yaml`` allows every call preflight makes (and grants
 nothing that no call needs): rules from ClusterRoles apply everywhere, rules from Roles only in
 their namespace; ``*`` matches anything; ``resourceNames`` narrows get/update/delete/patch.
+
+A ClusterRole that is only ever bound by RoleBindings (``preflight-run`` of
+``deploy/rbac-runner.yaml``, bound inside each run's namespace) counts only in those namespaces
+(``load_rules(path, bound_in={"preflight-run": ["preflight-abc"]})``). As in the real API
+server, a request for a namespace object itself (``/api/v1/namespaces/NAME``) is authorized
+with the namespace attribute set to NAME (``Attributes.authz_namespace``), so a RoleBinding in
+NAME can allow getting or deleting NAME and no other namespace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +37,13 @@ class Attributes:
     def full_resource(self) -> str:
         return f"{self.resource}/{self.subresource}" if self.subresource else self.resource
 
+    @property
+    def authz_namespace(self) -> str:
+        """The namespace the authorizer sees (RequestInfo: a namespace's own name for it)."""
+        if self.resource == "namespaces" and not self.api_group and self.name:
+            return self.namespace or self.name
+        return self.namespace
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -51,7 +65,7 @@ class Rule:
                 or (url.endswith("*") and attr.path.startswith(url[:-1]))
                 for url in self.non_resource_urls
             )
-        if self.namespace is not None and attr.namespace != self.namespace:
+        if self.namespace is not None and attr.authz_namespace != self.namespace:
             return False
         if not _match(self.api_groups, attr.api_group):
             return False
@@ -64,26 +78,37 @@ def _match(allowed: Iterable[str], value: str) -> bool:
     return any(a == "*" or a == value for a in allowed)
 
 
-def load_rules(path: Path) -> list[Rule]:
-    """Rules of every ClusterRole and Role in a manifest (bindings are checked separately)."""
+def load_rules(path: Path, bound_in: Mapping[str, Iterable[str]] | None = None) -> list[Rule]:
+    """Rules of every ClusterRole and Role in a manifest (bindings are checked separately).
+
+    ``bound_in``: ClusterRoles that only RoleBindings bind, with the namespaces they are bound
+    in; their rules count there and nowhere else."""
     rules: list[Rule] = []
     for doc in yaml.safe_load_all(path.read_text()):
         if not doc or doc.get("kind") not in ("ClusterRole", "Role"):
             continue
-        namespace = doc["metadata"].get("namespace") if doc["kind"] == "Role" else None
-        origin = f"{doc['kind']}/{doc['metadata']['name']}"
-        for raw in doc.get("rules") or []:
-            rules.append(
-                Rule(
-                    verbs=tuple(raw.get("verbs") or ()),
-                    api_groups=tuple(raw.get("apiGroups") or ()),
-                    resources=tuple(raw.get("resources") or ()),
-                    resource_names=tuple(raw.get("resourceNames") or ()),
-                    non_resource_urls=tuple(raw.get("nonResourceURLs") or ()),
-                    namespace=namespace,
-                    origin=origin,
+        name = doc["metadata"]["name"]
+        namespaces: list[str | None]
+        if doc["kind"] == "Role":
+            namespaces = [doc["metadata"].get("namespace")]
+        elif bound_in is not None and name in bound_in:
+            namespaces = list(bound_in[name])
+        else:
+            namespaces = [None]
+        origin = f"{doc['kind']}/{name}"
+        for namespace in namespaces:
+            for raw in doc.get("rules") or []:
+                rules.append(
+                    Rule(
+                        verbs=tuple(raw.get("verbs") or ()),
+                        api_groups=tuple(raw.get("apiGroups") or ()),
+                        resources=tuple(raw.get("resources") or ()),
+                        resource_names=tuple(raw.get("resourceNames") or ()),
+                        non_resource_urls=tuple(raw.get("nonResourceURLs") or ()),
+                        namespace=namespace,
+                        origin=origin,
+                    )
                 )
-            )
     return rules
 
 
