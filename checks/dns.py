@@ -50,6 +50,7 @@ class DnsResolve(Check):
             return missing_parameter(host)
         result = await ctx.dns.resolve(host.fqdn)
         details = {**host.details(), **result.to_details(), "resolver": server}
+        details["vantage"] = ctx.vantage
         details["duration_ms"] = round(result.elapsed_s * 1000, 1)
         zone = zone_of(host.fqdn)
         status = _unreachable(host)

@@ -43,7 +43,7 @@ class EgressHttps(Check):
             return missing_parameter(host)
         status = Status.FAIL if host.required else Status.WARN
         docs = host.spec.docs or DOCS
-        details = host.details()
+        details = {**host.details(), "vantage": ctx.vantage}
         proxy = ctx.proxies.for_host(host.fqdn, host.port, host.tls)
         addresses: list[str] = []
         if proxy is None:

@@ -151,13 +151,30 @@ class _LocatedList(list[Any]):
     line: int
 
 
-def _read_yaml(path: Path) -> Any:
+def load_profile_text(text: str, label: str) -> Profile:
+    """A profile given as text rather than a file (``preflight probe --profile env:VAR``: a pod
+    cannot read the controller's file). ``label`` names it in errors; ``extends`` is resolved
+    from the working directory."""
+    data = _read_yaml(Path(label), text)
+    if not isinstance(data, _Located):
+        raise ProfileError(f"{label}:1: a profile must be a YAML mapping (name, cloud, hosts, ...)")
+    parent = data.get("extends")
+    if parent not in (None, ""):
+        if not isinstance(parent, str):
+            raise ProfileError(f"{label}:{data.lines['extends']}: extends must be a profile name")
+        base, _ = _load_merged(resolve_path(parent), seen=())
+        data = _merge(base, data)
+    return _validate(data, {}, label)
+
+
+def _read_yaml(path: Path, text: str | None = None) -> Any:
     import yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read: {exc}") from None
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProfileError(f"{path}: cannot read: {exc}") from None
 
     class Loader(yaml.SafeLoader):
         pass

@@ -1,0 +1,763 @@
+"""``connectivity.in-cluster`` and ``cluster.dns``: the network as the nodes see it.
+
+A laptop's network is not the nodes' network: a firewall rule or a custom DNS zone can be right
+for a jump box and wrong for a node pool (a GPU pool in another subnet, behind another route
+table). With ``--in-cluster`` this module starts ``preflight probe`` in one Job per node pool
+(``--set probe_per=node``: per node), all at once, and reads each pod's log: one JSON line per
+finding, then a ``done`` line.
+
+Check ids. ``dns.resolve`` and ``egress.https`` keep meaning "from where preflight runs" (their
+findings say ``vantage: local``). What the pods found is reported by ``connectivity.in-cluster``,
+one finding per host, per probe check, per pool: ``target`` is the host, and ``details`` carry
+``probe_check`` (``dns.resolve`` / ``egress.https``), ``node``, ``node_pool`` and
+``vantage: in-cluster``. So a CI gate on ``dns.resolve`` means the same with and without
+``--in-cluster``, and a JUnit/Markdown reader sees the in-cluster results as their own check.
+
+A probe pod that cannot run (image pull, unschedulable, admission, crash, timeout) is one finding
+for its pool, quoting the pod's events and saying what to change (the runtime's ``explain``); the
+other pools still report. Everything the run creates lives in the run's namespace, which the
+runtime deletes when the run ends.
+
+``cluster.dns`` asks whether the cluster's own DNS works: the CoreDNS pods (``k8s-app=kube-dns``
+in kube-system) are ready, and, from the same probe pods, ``kubernetes.default.svc.cluster.local``
+resolves on every pool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from preflight.api import (
+    Check,
+    Context,
+    Finding,
+    Host,
+    KubeError,
+    Status,
+    explain,
+    job_manifest,
+    path_for,
+    preflight_command,
+    run_namespace,
+)
+
+#: node labels naming a node's pool, most specific first (AKS, kubeadm-style AKS, EKS, GKE)
+POOL_LABELS = (
+    "kubernetes.azure.com/agentpool",
+    "agentpool",
+    "eks.amazonaws.com/nodegroup",
+    "cloud.google.com/gke-nodepool",
+)
+DEFAULT_POOL = "default"
+CLUSTER_DNS_NAME = "kubernetes.default.svc.cluster.local"
+PROBE_CHECKS = ("dns.resolve", "egress.https")
+PROFILE_ENV, CA_ENV = "PREFLIGHT_PROFILE", "PREFLIGHT_CA_BUNDLE"
+NODE_ENV, POOL_ENV = "PREFLIGHT_NODE_NAME", "PREFLIGHT_NODE_POOL"
+#: taints the node lifecycle controller sets on sick nodes: never tolerated (such nodes are
+#: left out, not probed)
+_LIFECYCLE_TAINTS = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.io/")
+COREDNS_SELECTOR = "k8s-app=kube-dns"
+DNS_DOCS = "https://learn.microsoft.com/azure/aks/coredns-custom"
+IN_CLUSTER_DOCS = "https://learn.microsoft.com/azure/aks/outbound-rules-control-egress"
+ENABLE = "add --in-cluster to `preflight run` (it needs a cluster, and an image the nodes can pull)"
+
+PARAMETERS = {
+    "probe_per": "pool (default: one probe pod per node pool) or node (one per node)",
+    "probe_nameserver": "DNS server the probe pods resolve with, HOST[:PORT] (default: the "
+    "pods' own resolver, i.e. the cluster's DNS)",
+}
+
+
+def _validate_probe_per(value: str) -> None:
+    if value.strip().lower() not in ("pool", "node"):
+        raise ValueError("expected pool or node")
+
+
+def _validate_nameserver(value: str) -> None:
+    """``10.0.0.4``, ``10.0.0.4:5353``, ``[fd00::10]:53``: what ``preflight probe --nameserver``
+    takes, checked before any pod starts (a typo would otherwise fail every probe pod)."""
+    text = value.strip()
+    host, port = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else rest
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError("expected an IP address with an optional port, e.g. 10.0.0.4:53") from None
+    if port and (not port.isdigit() or not 1 <= int(port) <= 65535):
+        raise ValueError("the port must be a number from 1 to 65535")
+
+
+# -- what to probe -------------------------------------------------------------------------------
+@dataclass
+class Target:
+    """One probe pod to start: a pool (scheduler picks the node) or one node of it."""
+
+    pool: str
+    pool_label: str | None
+    node: str | None  # pinned node (probe_per=node), else None
+    nodes: list[str]
+    tolerations: list[dict[str, str]]
+    job: str = ""
+
+
+@dataclass
+class Skipped:
+    """A pool with nothing to probe on (no Ready Linux node), and why."""
+
+    pool: str
+    reason: str
+
+
+@dataclass
+class ProbeRun:
+    """What one probe pod gave: its findings and resolutions, or why it gave nothing."""
+
+    target: Target
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    resolutions: list[dict[str, Any]] = field(default_factory=list)
+    node: str | None = None
+    problem: Finding | None = None
+
+
+@dataclass
+class FleetResult:
+    runs: list[ProbeRun] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    #: the run could not start any probe (namespace refused, no nodes): one finding says why
+    failure: Finding | None = None
+
+
+def pool_of(node: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(pool name, the label that names it) for a node; (``default``, None) when unlabelled."""
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    for key in POOL_LABELS:
+        if labels.get(key):
+            return str(labels[key]), key
+    return DEFAULT_POOL, None
+
+
+def _name(node: Mapping[str, Any]) -> str:
+    return str((node.get("metadata") or {}).get("name") or "")
+
+
+def _usable(node: Mapping[str, Any]) -> str | None:
+    """None when a probe can run on the node, else why not (in a few words)."""
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    if labels.get("kubernetes.io/os", "linux") != "linux":
+        return f"{labels.get('kubernetes.io/os')} node"
+    if (node.get("spec") or {}).get("unschedulable"):
+        return "cordoned"
+    conditions = (node.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    if not ready or ready.get("status") != "True":
+        return "NotReady"
+    return None
+
+
+def _tolerations(nodes: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Tolerate exactly the taints the pool's nodes carry (a GPU pool's ``sku=gpu:NoSchedule``),
+    not the lifecycle taints of sick nodes."""
+    found: dict[tuple[str, str, str], dict[str, str]] = {}
+    for node in nodes:
+        for taint in (node.get("spec") or {}).get("taints") or []:
+            key = str(taint.get("key") or "")
+            if not key or key.startswith(_LIFECYCLE_TAINTS):
+                continue
+            value, effect = str(taint.get("value") or ""), str(taint.get("effect") or "")
+            toleration = {"key": key, "operator": "Equal" if value else "Exists"}
+            if value:
+                toleration["value"] = value
+            if effect:
+                toleration["effect"] = effect
+            found[(key, value, effect)] = toleration
+    return list(found.values())
+
+
+def plan(nodes: list[dict[str, Any]], per_node: bool) -> tuple[list[Target], list[Skipped]]:
+    """Which probe pods to start: one per pool with a usable node (or one per usable node)."""
+    pools: dict[str, list[dict[str, Any]]] = {}
+    labels: dict[str, str | None] = {}
+    for node in sorted(nodes, key=_name):
+        pool, label = pool_of(node)
+        pools.setdefault(pool, []).append(node)
+        labels.setdefault(pool, label)
+    targets: list[Target] = []
+    skipped: list[Skipped] = []
+    for pool, members in sorted(pools.items()):
+        usable = [n for n in members if _usable(n) is None]
+        if not usable:
+            why = ", ".join(f"{_name(n)} ({_usable(n)})" for n in members[:5])
+            more = f" and {len(members) - 5} more" if len(members) > 5 else ""
+            skipped.append(Skipped(pool, f"no node of pool {pool} can run a probe: {why}{more}"))
+            continue
+        tolerations = _tolerations(usable)
+        names = [_name(n) for n in usable]
+        if per_node:
+            targets += [Target(pool, labels[pool], n, [n], tolerations) for n in names]
+        elif labels[pool] is None:  # no pool label to select on: pin to one of its nodes
+            targets.append(Target(pool, None, names[0], names, tolerations))
+        else:
+            targets.append(Target(pool, labels[pool], None, names, tolerations))
+    for index, target in enumerate(targets):
+        slug = re.sub(r"[^a-z0-9-]+", "-", (target.node or target.pool).lower()).strip("-")
+        target.job = f"probe-{index:03d}-{slug}"[:52].rstrip("-")
+    return targets, skipped
+
+
+# -- running the probes --------------------------------------------------------------------------
+def _profile_text(ctx: Context) -> str:
+    """The run's profile, merged, as a document ``preflight probe --profile env:VAR`` loads:
+    the pod checks exactly the hosts this run checks, whatever profile files its image has."""
+    profile = ctx.profile
+    hosts = []
+    for spec in profile.hosts:
+        entry = {k: v for k, v in dataclasses.asdict(spec).items() if v not in (None, "", ())}
+        entry["host"] = entry.pop("template")
+        entry["needed_for"] = list(spec.needed_for)
+        entry["required"], entry["tls"], entry["port"] = spec.required, spec.tls, spec.port
+        hosts.append(entry)
+    document: dict[str, Any] = {"name": profile.name, "cloud": profile.cloud, "hosts": hosts}
+    for key in ("endpoints", "audiences", "kubernetes", "scenarios", "parameters"):
+        value = getattr(profile, key)
+        if value:
+            document[key] = json.loads(json.dumps(value, default=dict))
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _probe_args(ctx: Context, deadline: float) -> list[str]:
+    """``preflight probe`` arguments: the parameters the hosts need (never the secrets a run
+    may hold: only template placeholders and scenario keys travel), timeouts, what to resolve."""
+    wanted = set(ctx.profile.placeholders())
+    wanted |= {c.partition("=")[0].rstrip("!").strip() for c in ctx.profile.scenarios.values()}
+    args = ["--profile", f"env:{PROFILE_ENV}"]
+    for key in sorted(wanted):
+        value = ctx.param(key)
+        if value is not None:
+            args += ["--set", f"{key}={value}"]
+    for check in PROBE_CHECKS:
+        args += ["--check", check]
+    if ctx.options.ca_bundle:
+        args += ["--ca-bundle", f"env:{CA_ENV}"]
+    if ctx.param("probe_nameserver"):
+        args += ["--nameserver", str(ctx.param("probe_nameserver"))]
+    args += ["--timeout", f"{ctx.timeout:g}", "--deadline", f"{deadline:.0f}"]
+    args += ["--resolve", CLUSTER_DNS_NAME]
+    return args
+
+
+def _manifest(
+    ctx: Context, target: Target, args: list[str], env: dict[str, str], limit: float
+) -> dict[str, Any]:
+    """The Job for one target: pinned to its node (probe_per=node) or its pool's label,
+    tolerating the pool's taints, telling the probe where it runs through the downward API."""
+    selector = {target.pool_label: target.pool} if target.pool_label and not target.node else None
+    manifest = job_manifest(
+        ctx,
+        target.job,
+        preflight_command("probe"),
+        args=args,
+        node_selector=selector,
+        node_name=target.node,
+        tolerations=target.tolerations,
+        env={**env, POOL_ENV: target.pool},
+        active_deadline_s=limit + 30,
+    )
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    container.setdefault("env", []).append(
+        {"name": NODE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    )
+    labels = manifest["spec"]["template"].setdefault("metadata", {}).setdefault("labels", {})
+    labels["preflight.io/node-pool"] = (
+        re.sub(r"[^A-Za-z0-9_.-]", "-", target.pool)[:63].strip("-_.") or DEFAULT_POOL
+    )
+    return manifest
+
+
+_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+
+
+def _certificates(path: str) -> str:
+    """The certificates of ``--ca-bundle`` and nothing else: a bundle that also holds a private
+    key by mistake must not put that key into a Job spec."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        return "\n".join(_CERTIFICATE.findall(handle.read())) + "\n"
+
+
+class Fleet:
+    """The probe pods of one run, started once and shared by the checks that read them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._result: FleetResult | None = None
+
+    def result(self, ctx: Context) -> FleetResult:
+        """Start the probes on first call; every caller gets the same result."""
+        with self._lock:
+            if self._result is None:
+                self._result = _run_fleet(ctx)
+            return self._result
+
+
+_FLEETS_LOCK = threading.Lock()
+
+
+def fleet(ctx: Context) -> Fleet:
+    """The run's probe fleet: ``connectivity.in-cluster`` and ``cluster.dns`` read the same pods,
+    so a run starts one pod per pool, not one per pool per check."""
+    with _FLEETS_LOCK:  # two checks may ask at the same moment, from two threads
+        return ctx.client("incluster.probes", Fleet)
+
+
+def _run_fleet(ctx: Context) -> FleetResult:
+    result = FleetResult()
+    try:
+        nodes = ctx.kube.list(path_for("v1", "nodes"))
+    except KubeError as exc:
+        result.failure = Finding.failed(
+            "cluster",
+            f"cannot list the nodes to place probe pods on: {exc.message}",
+            exc.remediation(),
+        )
+        return result
+    per_node = (ctx.param("probe_per") or "pool").strip().lower() == "node"
+    targets, result.skipped = plan(nodes, per_node)
+    if not targets:
+        if not result.skipped:
+            result.failure = Finding.failed(
+                "cluster", "the cluster has no nodes to probe from", "add a node pool"
+            )
+        return result
+    # the pods' time: what is left of the run, less a margin to collect logs and write reports
+    limit = max(5.0, ctx.remaining() - 10)
+    deadline = max(5.0, min(limit - 5, 30 + 8 * ctx.timeout))
+    args = _probe_args(ctx, deadline)
+    env = {PROFILE_ENV: _profile_text(ctx)}
+    if ctx.options.ca_bundle:
+        env[CA_ENV] = _certificates(ctx.options.ca_bundle)
+    namespace = run_namespace(ctx)
+    try:
+        namespace.ensure()
+    except KubeError as exc:
+        message, remedy = explain(exc)
+        result.failure = Finding.failed(
+            namespace.name, f"cannot create the probes' namespace: {message}", remedy
+        )
+        return result
+    runs = [ProbeRun(t) for t in targets]
+
+    def start(run: ProbeRun) -> bool:
+        try:
+            namespace.apply(_manifest(ctx, run.target, args, env, limit))
+            return True
+        except KubeError as exc:
+            message, remedy = explain(exc)
+            run.problem = _pod_problem(
+                run.target,
+                f"the probe could not be created: {message}",
+                remedy,
+                {"pod_outcome": f"create refused ({exc.kind})"},
+            )
+            return False
+
+    # every pod is created before any is waited on, so they all run at the same time; the
+    # waits only poll (one thread each, up to 64)
+    with ThreadPoolExecutor(max_workers=min(16, len(runs))) as pool:
+        started = [run for run, ok in zip(runs, pool.map(start, runs), strict=True) if ok]
+    if started:
+        with ThreadPoolExecutor(max_workers=min(64, len(started))) as pool:
+            list(pool.map(lambda r: _collect_guarded(ctx, namespace, r, limit), started))
+    result.runs = runs
+    return result
+
+
+def _where(target: Target, node: str | None = None) -> str:
+    shown = node or target.node
+    return f"pool {target.pool}" + (f" (node {shown})" if shown else "")
+
+
+def _pod_problem(target: Target, message: str, remedy: str, details: dict[str, Any]) -> Finding:
+    """One finding for a pool whose probe gave no results: the other pools still report."""
+    facts = {**details, "node_pool": target.pool, "vantage": "in-cluster"}
+    facts["node"] = details.get("node") or target.node
+    return Finding(
+        Status.FAIL,
+        _where(target),
+        f"{_where(target)}: {message}",
+        remedy,
+        IN_CLUSTER_DOCS,
+        details=facts,
+    )
+
+
+def _collect_guarded(ctx: Context, namespace: Any, run: ProbeRun, limit: float) -> None:
+    """``_collect``, with an unexpected error (an API call that fails mid-wait) kept to the
+    one pool it happened on: the other pools still report."""
+    try:
+        _collect(ctx, namespace, run, limit)
+    except KubeError as exc:
+        run.problem = _pod_problem(
+            run.target,
+            f"lost track of the probe: {exc.message}",
+            exc.remediation(),
+            {"pod_outcome": exc.kind},
+        )
+    except Exception as exc:  # noqa: BLE001 - one pool's bug must not sink the others
+        run.problem = Finding.errored(
+            _where(run.target),
+            f"{_where(run.target)}: the check failed inside preflight: {type(exc).__name__}: {exc}",
+            "this is a preflight bug: report it with report.json",
+            node_pool=run.target.pool,
+            vantage="in-cluster",
+            pod_outcome="error",
+        )
+
+
+def _collect(ctx: Context, namespace: Any, run: ProbeRun, limit: float) -> None:
+    """Wait for one probe Job, then read its JSON lines (or say plainly why there are none)."""
+    target = run.target
+    outcome = namespace.wait_job(target.job, timeout=limit)
+    run.node = outcome.node or target.node
+    if outcome.reason == "DryRun":
+        run.problem = Finding.skipped(
+            _where(target),
+            f"{_where(target)}: dry run, the probe Job was printed, not applied",
+            "run without --dry-run to probe from the cluster",
+            node_pool=target.pool,
+            vantage="in-cluster",
+            pod_outcome="DryRun",
+        )
+        return
+    details = {"pod_outcome": outcome.reason, **_outcome_details(outcome)}
+    text = ""
+    if outcome.pod:
+        try:
+            text = namespace.logs(outcome.pod)
+        except KubeError as exc:
+            if outcome.ok:
+                run.problem = _pod_problem(
+                    target,
+                    f"the probe finished but its log could not be read: {exc.message}",
+                    exc.remediation(),
+                    details,
+                )
+                return
+    lines, complete = _parse(text)
+    if not outcome.ok:
+        message, remedy = explain(outcome)
+        run.problem = _pod_problem(
+            target, message + _quoted_events(outcome, message), remedy, details
+        )
+        return
+    if not complete:
+        tail = " | ".join(text.strip().splitlines()[-5:]) or "nothing"
+        run.problem = _pod_problem(
+            target,
+            f"the probe's output is incomplete (no done line; it printed: {tail})",
+            "the pod was stopped before it finished: raise --deadline, or read the pod's log",
+            details,
+        )
+        return
+    for line in lines:
+        if "resolve" in line:
+            run.resolutions.append(line)
+        elif line.get("check") in PROBE_CHECKS:
+            run.lines.append(line)
+        run.node = run.node or line.get("node")
+
+
+def _quoted_events(outcome: Any, message: str) -> str:
+    """The pod's warning events that the explanation does not already quote (the kubelet's
+    own words: "Failed to pull image ...: 401 Unauthorized"), longest first, at most two."""
+    said = {" ".join(e.message.split()) for e in outcome.events if e.type == "Warning"}
+    fresh = sorted((m for m in said if m and m not in message), key=len, reverse=True)[:2]
+    return "; events: " + " | ".join(fresh) if fresh else ""
+
+
+def _outcome_details(outcome: Any) -> dict[str, Any]:
+    """The pod's side of the story for ``details``: its phase, node, exit code and events
+    (``pod_message`` is what Kubernetes said; the finding's message explains it)."""
+    data = outcome.details()
+    keep = ("pod", "phase", "node", "exit_code", "events", "waited_s")
+    facts = {k: data[k] for k in keep if k in data}
+    if data.get("message"):
+        facts["pod_message"] = data["message"]
+    return facts
+
+
+def _parse(text: str) -> tuple[list[dict[str, Any]], bool]:
+    """The probe's JSON lines and whether its ``done`` line came with the right count."""
+    lines: list[dict[str, Any]] = []
+    for raw in text.splitlines():
+        raw = raw.strip()
+        if not raw.startswith("{"):
+            continue  # anything else a container runtime or a library may have printed
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(value, dict):
+            continue
+        if value.get("probe") == "done":
+            return lines, value.get("count") == len(lines)
+        lines.append(value)
+    return lines, False
+
+
+# -- turning pod lines into findings -------------------------------------------------------------
+def _finding(hosts: Mapping[str, Host], run: ProbeRun, line: Mapping[str, Any]) -> Finding:
+    """One pod line as a ``connectivity.in-cluster`` finding, judged with this run's view of
+    the host (required or optional: ``hosts`` by FQDN) and saying where it was measured."""
+    try:
+        status = Status(str(line.get("status")))
+    except ValueError:
+        status = Status.ERROR
+    target = line.get("target")
+    host = hosts.get(str(target)) if target else None
+    details = dict(line.get("details") or {})
+    node = line.get("node") or run.node
+    if host is not None:
+        details.update(host.details())
+        if status in (Status.FAIL, Status.WARN):
+            status = Status.FAIL if host.required else Status.WARN
+    details.update(
+        probe_check=line.get("check"),
+        node=node,
+        node_pool=run.target.pool,
+        vantage="in-cluster",
+    )
+    where = _where(run.target, node)
+    message = str(line.get("message") or "")
+    return Finding(
+        status,
+        str(target) if target is not None else None,
+        f"from {where}: {message}" if message else f"from {where}",
+        str(line.get("remediation") or ""),
+        line.get("docs"),
+        details=details,
+        duration_s=float(line.get("duration_s") or 0.0),
+    )
+
+
+class InClusterConnectivity(Check):
+    id = "connectivity.in-cluster"
+    title = "DNS and HTTPS from every node pool"
+    category = "connectivity"
+    needs = ("kube",)
+    docs = IN_CLUSTER_DOCS
+    parameters = PARAMETERS
+    validators = {"probe_per": _validate_probe_per, "probe_nameserver": _validate_nameserver}
+
+    def run(self, ctx: Context) -> list[Finding]:
+        if not ctx.in_cluster:
+            return [
+                Finding.skipped(
+                    None,
+                    "skipped: probing from inside the cluster was not asked for",
+                    ENABLE,
+                )
+            ]
+        result = fleet(ctx).result(ctx)
+        if result.failure is not None:
+            return [result.failure]
+        findings: list[Finding] = []
+        hosts = {h.fqdn: h for h in ctx.hosts() if h.fqdn}
+        for skipped in result.skipped:
+            findings.append(
+                Finding.skipped(
+                    f"pool {skipped.pool}",
+                    skipped.reason,
+                    "probe the pool once a node is Ready and schedulable (kubectl get nodes)",
+                    node_pool=skipped.pool,
+                    vantage="in-cluster",
+                    pod_outcome="no usable node",
+                )
+            )
+        for run in result.runs:
+            if run.problem is not None:
+                findings.append(run.problem)
+                continue
+            findings += [_finding(hosts, run, line) for line in run.lines]
+        return findings or [
+            Finding.skipped(None, "no probe ran", "check that the cluster has Ready nodes")
+        ]
+
+
+# -- cluster.dns ---------------------------------------------------------------------------------
+def _pod_state(pod: Mapping[str, Any]) -> str:
+    """Why a pod is not ready, in Kubernetes' words."""
+    status = pod.get("status") or {}
+    for cs in status.get("containerStatuses") or []:
+        state = cs.get("state") or {}
+        for key in ("waiting", "terminated"):
+            if state.get(key):
+                reason = state[key].get("reason") or key
+                return f"{reason} (restarts {cs.get('restartCount', 0)})"
+        if not cs.get("ready"):
+            return "running, not ready (readiness probe failing)"
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return f"{cond.get('reason') or 'not scheduled'}: {cond.get('message') or ''}".strip()
+    return str(status.get("phase") or "Pending")
+
+
+def _ready(pod: Mapping[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+class ClusterDns(Check):
+    id = "cluster.dns"
+    title = "The cluster's DNS (CoreDNS) serves pods"
+    category = "cluster"
+    needs = ("kube",)
+    docs = DNS_DOCS
+
+    def run(self, ctx: Context) -> list[Finding]:
+        findings = [self._coredns(ctx)]
+        if not ctx.in_cluster:
+            findings.append(
+                Finding.skipped(
+                    CLUSTER_DNS_NAME,
+                    f"not checked from a pod: whether {CLUSTER_DNS_NAME} resolves inside the "
+                    "cluster needs a probe pod",
+                    ENABLE,
+                )
+            )
+            return findings
+        result = fleet(ctx).result(ctx)
+        if result.failure is not None:
+            findings.append(
+                Finding.skipped(
+                    CLUSTER_DNS_NAME,
+                    f"not checked from a pod: {result.failure.message}",
+                    result.failure.remediation,
+                )
+            )
+            return findings
+        findings += [self._from_pod(run) for run in result.runs]
+        return findings
+
+    def _coredns(self, ctx: Context) -> Finding:
+        target = "kube-system/coredns"
+        pods_path = path_for("v1", "pods", "kube-system")
+        try:
+            pods = ctx.kube.list(pods_path, label_selector=COREDNS_SELECTOR)
+        except KubeError as exc:
+            return Finding.warned(
+                target,
+                f"could not read the CoreDNS pods: {exc.message}",
+                exc.remediation(),
+                None,
+                permission="list pods (namespace kube-system)",
+            )
+        desired = None
+        try:
+            deployments = ctx.kube.list(
+                path_for("apps/v1", "deployments", "kube-system"), label_selector=COREDNS_SELECTOR
+            )
+            if deployments:
+                desired = sum(
+                    int((d.get("spec") or {}).get("replicas", 1) or 0) for d in deployments
+                )
+        except KubeError:
+            desired = None  # the pods alone still answer the question
+        ready = [p for p in pods if _ready(p)]
+        desired = desired if desired is not None else len(pods)
+        not_ready = {
+            str((p.get("metadata") or {}).get("name")): _pod_state(p) for p in pods if not _ready(p)
+        }
+        details: dict[str, Any] = {
+            "ready": len(ready),
+            "desired": desired,
+            "pods": len(pods),
+            "selector": COREDNS_SELECTOR,
+        }
+        if not_ready:
+            details["not_ready"] = not_ready
+        listed = "; ".join(f"{name}: {why}" for name, why in not_ready.items())
+        if not pods:
+            return Finding.warned(
+                target,
+                f"no pods labelled {COREDNS_SELECTOR} in kube-system: the cluster's DNS is "
+                "missing or is not CoreDNS",
+                "make sure the cluster runs a DNS add-on (CoreDNS) that pods use; the "
+                "extension's pods resolve Azure hosts and each other through it",
+                DNS_DOCS,
+                **details,
+            )
+        if not ready:
+            return Finding.failed(
+                target,
+                f"no CoreDNS pod is ready (0/{desired}): pods cannot resolve any name; {listed}",
+                "look at the CoreDNS pods (kubectl -n kube-system describe pods -l "
+                f"{COREDNS_SELECTOR}; kubectl -n kube-system logs -l {COREDNS_SELECTOR}): a "
+                "crash loop often comes from a broken coredns-custom ConfigMap",
+                DNS_DOCS,
+                **details,
+            )
+        if len(ready) < desired or not_ready:
+            return Finding.warned(
+                target,
+                f"{len(ready)}/{desired} CoreDNS pods ready; not ready: {listed or 'not created'}",
+                "look at the pods that are not ready (kubectl -n kube-system describe pods -l "
+                f"{COREDNS_SELECTOR}): fewer replicas serve every DNS query of the cluster",
+                DNS_DOCS,
+                **details,
+            )
+        return Finding.passed(target, f"{len(ready)}/{desired} CoreDNS pods ready", **details)
+
+    def _from_pod(self, run: ProbeRun) -> Finding:
+        where = _where(run.target, run.node)
+        base = {"node": run.node, "node_pool": run.target.pool, "vantage": "in-cluster"}
+        if run.problem is not None:
+            return Finding.skipped(
+                CLUSTER_DNS_NAME,
+                f"not checked from {where}: the probe pod gave no results "
+                "(see connectivity.in-cluster)",
+                run.problem.remediation,
+                **base,
+            )
+        line = next((r for r in run.resolutions if r.get("resolve") == CLUSTER_DNS_NAME), None)
+        if line is None:
+            return Finding.errored(
+                CLUSTER_DNS_NAME,
+                f"the probe on {where} did not report resolving {CLUSTER_DNS_NAME}",
+                "make sure --set probe_image names preflight's own image of this version",
+                **base,
+            )
+        details = {
+            **base,
+            **{k: v for k, v in line.items() if k not in ("resolve", "node", "node_pool")},
+        }
+        outcome = str(line.get("outcome") or "error")
+        resolver = line.get("resolver") or "the pod's resolver"
+        if outcome == "ok":
+            addresses = ", ".join(str(a) for a in line.get("addresses") or [])
+            return Finding.passed(
+                CLUSTER_DNS_NAME, f"resolves from {where} to {addresses}", **details
+            )
+        return Finding.failed(
+            CLUSTER_DNS_NAME,
+            f"{CLUSTER_DNS_NAME} does not resolve from {where} ({outcome}, via {resolver}): "
+            "pods there cannot use the cluster's DNS",
+            "check that pods on this pool reach the kube-dns Service on UDP and TCP 53 (a "
+            "NetworkPolicy, an NSG on the pool's subnet, or node-local DNS), and that CoreDNS "
+            "is ready (the CoreDNS finding)",
+            DNS_DOCS,
+            **details,
+        )
+
+
+CHECKS = [InClusterConnectivity(), ClusterDns()]
