@@ -21,6 +21,15 @@ pyproject.toml (``[project.entry-points."preflight.checks"] contoso = "contoso_p
 ``run`` may be ``async`` (for network probes) or plain (for blocking clients, which the runner
 moves to a thread). Exceptions and the run's deadline are the runner's business: a check only
 reports what it concluded.
+
+A check that must look from inside the cluster runs pods through the in-cluster runtime
+(``preflight.incluster``): ``run_namespace(ctx)`` is the run's own namespace (created on first
+``apply``, deleted when the run ends however it ends), ``job_manifest``/``pod_manifest``/
+``deployment_manifest``/``service_manifest`` build least-privilege, restricted-Pod-Security
+manifests with the image, pull secrets, node placement and proxy of ``--set``, ``wait_job``/
+``wait_pod``/``wait_deployment`` return an ``Outcome``, and ``explain`` turns a failed outcome or
+a refused create (KubeError) into a message and a remediation. Under ``--dry-run`` nothing is
+applied and ``wait_*`` answer ``reason == "DryRun"``.
 """
 
 from __future__ import annotations
@@ -33,13 +42,40 @@ from preflight.clients.dns import Resolution, classify_address
 from preflight.clients.kube import KubeError, path_for
 from preflight.clients.net import ProbeResult
 from preflight.clients.net import probe as probe_endpoint
+from preflight.clients.nvml import NOT_SUPPORTED, EventSampling, NvmlClient, NvmlError, Unsupported
+from preflight.clients.nvml import client_for as nvml_client
 from preflight.concurrency import run_in_daemon_thread
 from preflight.context import Context, Host
+from preflight.incluster import (
+    EventRecord,
+    Outcome,
+    RunNamespace,
+    deployment_manifest,
+    explain,
+    job_manifest,
+    pod_manifest,
+    pod_template,
+    preflight_command,
+    run_namespace,
+    selector_for,
+    service_manifest,
+)
 from preflight.model import Finding, Status
 from preflight.params import truthy
 
 __all__ = [
     "CATEGORIES",
+    "EventRecord",
+    "Outcome",
+    "RunNamespace",
+    "deployment_manifest",
+    "explain",
+    "job_manifest",
+    "pod_manifest",
+    "pod_template",
+    "run_namespace",
+    "selector_for",
+    "service_manifest",
     "ArmError",
     "Check",
     "Summary",
@@ -53,9 +89,18 @@ __all__ = [
     "classify_address",
     "parse_resource_id",
     "path_for",
+    "preflight_command",
     "probe_endpoint",
     "run_in_daemon_thread",
     "truthy",
+    "NOT_SUPPORTED",
+    "EventSampling",
+    "NvmlClient",
+    "NvmlError",
+    "Unsupported",
+    "nvml_client",
+    "run_load",
+    "redact_url",
 ]
 
 CATEGORIES = ("connectivity", "cluster", "extension", "azure", "gpu", "smoke")
@@ -107,3 +152,22 @@ class Summary:
 
     def summarize(self, ctx: Context, findings: list[Finding]) -> dict[str, Any] | None:
         raise NotImplementedError
+
+
+def run_load(url: str, rate: float, duration: float, **options: Any) -> dict[str, Any]:
+    """``preflight load`` in-process (open loop, constant rate): the dict ``--json`` prints.
+
+    Options as ``preflight.loadgen.run_load_async`` (warmup, timeout, payload, key, ca_bundle,
+    ...); ``key`` goes out as ``Authorization: Bearer`` and is masked in what comes back. Blocks
+    (its own event loop): call it from a plain ``run``, not from inside a running loop. Imported
+    on first use so that loading the checks stays cheap."""
+    from preflight.loadgen import run_load as _run_load
+
+    return _run_load(url, rate, duration, **options)
+
+
+def redact_url(url: str) -> str:
+    """A URL fit to show: the password in its userinfo and secret-looking query values masked."""
+    from preflight.loadgen import redact_url as _redact_url
+
+    return _redact_url(url)

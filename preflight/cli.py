@@ -88,6 +88,9 @@ CONFIG_KEYS = {
     "fail_on": "--fail-on",
     "quiet": "--quiet",
     "no_color": "--no-color",
+    "in_cluster": "--in-cluster",
+    "dry_run": "--dry-run",
+    "baseline": "--baseline",
 }
 
 
@@ -221,6 +224,22 @@ def _apply_config(ctx: click.Context, params: dict[str, Any]) -> None:
     "--quiet", is_flag=True, help="No summary table on stdout (exit code and files only)."
 )
 @click.option("--no-color", is_flag=True, help="No colours in terminal output.")
+@click.option(
+    "--in-cluster",
+    is_flag=True,
+    help="Also probe DNS and egress from a pod on every node pool (needs a cluster).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Apply nothing to the cluster: print the manifests in-cluster steps would apply "
+    "(also DIR/manifests.yaml; with --quiet stdout is only YAML).",
+)
+@click.option(
+    "--baseline",
+    metavar="OLD/report.json",
+    help="A saved report to compare smoke.inference with (same rate, duration and payload).",
+)
 @click.pass_context
 def run_command(ctx: click.Context, **params: Any) -> None:
     params["set"] = params.pop("set_")
@@ -325,6 +344,302 @@ def report_command(run_json: str, format_: str, out: str) -> None:
     out_dir = ensure_writable(out)
     for path in write_reports(document, out_dir, formats):
         click.echo(str(path))
+
+
+# -- smoke inference: the model server and the load generator (run in pods by the smoke check) --
+@cli.command("serve-model")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5001, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Processes accepting on the port (each with its own threads).",
+)
+@click.option(
+    "--service-time-ms",
+    default=0.0,
+    show_default=True,
+    type=float,
+    metavar="MS",
+    help="For testing: sleep this long in every scoring request.",
+)
+@click.option(
+    "--stall-after",
+    type=float,
+    metavar="SECONDS",
+    help="For testing: stall every request once, this long after the first scoring request.",
+)
+@click.option(
+    "--stall-for",
+    default=1.0,
+    show_default=True,
+    type=float,
+    metavar="SECONDS",
+    help="For testing: how long the --stall-after stall lasts.",
+)
+def serve_model_command(
+    host: str,
+    port: int,
+    workers: int,
+    service_time_ms: float,
+    stall_after: float | None,
+    stall_for: float,
+) -> None:
+    """Serve the smoke-test model: POST /score, GET /healthz (stdlib HTTP, keep-alive).
+
+    \b
+    POST /score  {"data": [[tenure_months, monthly_charge, support_calls, late_payments], ...]}
+                 -> {"result": [probability, ...]}   (deterministic; 400 on bad input)
+    GET /healthz -> {"status": "ok"}
+    Stops gracefully on SIGTERM/SIGINT.
+    """
+    from preflight.scoring import ServeOptions, serve
+
+    options = ServeOptions(
+        host=host,
+        port=port,
+        workers=workers,
+        service_time_ms=service_time_ms,
+        stall_after=stall_after,
+        stall_for=stall_for,
+    )
+    sys.exit(serve(options))
+
+
+LOAD_HELP = """Send a constant rate of requests to URL and report latency percentiles.
+
+Open loop: request i is due at start + i/RATE whatever the server does, and its latency counts
+from that intended send time, so a server stall shows in every request scheduled during it.
+A warm-up at the same rate comes first and is not counted.
+
+\b
+Examples:
+  preflight load http://127.0.0.1:5001/score --rate 100 --duration 30
+  preflight load https://ep.example/score --rate 50 --duration 60 --key "$KEY" --json
+
+Errors: a non-2xx status, a timeout, a connection failure. Exit 0 once the run is measured
+(read errors/error_rate), 2 for bad input."""
+
+
+@cli.command("load", help=LOAD_HELP)
+@click.argument("url")
+@click.option("--rate", required=True, metavar="R", help="Requests per second.")
+@click.option("--duration", required=True, metavar="SECONDS", help="Measured duration.")
+@click.option("--warmup", default="2", show_default=True, metavar="SECONDS", help="Uncounted.")
+@click.option(
+    "--timeout",
+    default="5",
+    show_default=True,
+    metavar="SECONDS",
+    help="Per request, from its intended send time.",
+)
+@click.option("--method", default="POST", show_default=True, help="HTTP method.")
+@click.option(
+    "--payload",
+    metavar="JSON|@FILE",
+    help="Request body (default for POST: the smoke model's sample request).",
+)
+@click.option("--header", "headers", multiple=True, metavar="'K: V'", help="Repeatable.")
+@click.option(
+    "--key",
+    envvar="PREFLIGHT_SCORING_KEY",
+    metavar="KEY",
+    help="Sent as 'Authorization: Bearer KEY' (or set PREFLIGHT_SCORING_KEY); never printed.",
+)
+@click.option(
+    "--connections",
+    default="256",
+    show_default=True,
+    metavar="N",
+    help="Most keep-alive connections (opened as needed).",
+)
+@click.option("--ca-bundle", metavar="PATH", help="Extra CA certificates (PEM) trusted for TLS.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def load_command(
+    url: str,
+    rate: str,
+    duration: str,
+    warmup: str,
+    timeout: str,
+    method: str,
+    payload: str | None,
+    headers: Sequence[str],
+    key: str | None,
+    connections: str,
+    ca_bundle: str | None,
+    as_json: bool,
+) -> None:
+    from preflight.loadgen import format_table, load_payload, parse_headers, run_load
+    from preflight.redact import Redactor
+
+    redactor = Redactor([key or "", *(h.partition(":")[2].strip() for h in headers)])
+    try:
+        body = load_payload(payload)
+        pairs = parse_headers(headers)
+        result = run_load(
+            url,
+            rate,
+            duration,
+            warmup=warmup,
+            timeout=timeout,
+            method=method,
+            payload=body,
+            headers=pairs,
+            key=key,
+            connections=connections,
+            ca_bundle=ca_bundle,
+        )
+    except UsageError as exc:
+        raise UsageError(redactor.text(str(exc))) from None
+    if as_json:
+        import json
+
+        click.echo(json.dumps(result))
+    else:
+        click.echo(format_table(result))
+
+
+# -- preflight probe: the vantage-dependent checks from inside a pod (preflight run --in-cluster) --
+PROBE_HELP = """Run checks from here and print each finding as one JSON line (for pods).
+
+`preflight run --in-cluster` starts this in one pod per node pool and reads the pod log: the
+nodes' network, not the laptop's. Each line is a finding (report.json's shape) plus "node" and
+"node_pool" (from PREFLIGHT_NODE_NAME / PREFLIGHT_NODE_POOL); --resolve adds one line per name;
+the last line is {"probe": "done", "count": N}. Secrets are redacted. Exit 0 whatever the
+findings say (the controller judges them), 2 for bad input.
+
+--profile and --ca-bundle also take env:VAR: the text itself, from an environment variable
+(a pod cannot read the controller's files).
+
+\b
+Examples:
+  preflight probe --profile azure-china --set region=chinaeast2 --set acr=myacr
+  preflight probe --profile env:PREFLIGHT_PROFILE --resolve kubernetes.default.svc.cluster.local"""
+
+
+@cli.command("probe", help=PROBE_HELP)
+@click.option("--profile", default="azure-public", show_default=True, metavar="NAME|PATH|env:VAR")
+@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="Profile parameter.")
+@click.option(
+    "--check",
+    multiple=True,
+    metavar="GLOB",
+    help="Checks to run (default: dns.resolve and egress.https).",
+)
+@click.option("--nameserver", multiple=True, metavar="HOST[:PORT]", help="DNS servers to use.")
+@click.option("--ca-bundle", metavar="PATH|env:VAR", help="Extra CA certificates (PEM).")
+@click.option("--proxy", metavar="URL", help="HTTP proxy (default HTTPS_PROXY/NO_PROXY).")
+@click.option("--timeout", default="5", show_default=True, metavar="SECONDS")
+@click.option("--deadline", default="120", show_default=True, metavar="SECONDS")
+@click.option(
+    "--resolve",
+    multiple=True,
+    metavar="NAME",
+    help="Also resolve NAME with this vantage's resolver; one line each.",
+)
+def probe_command(**params: Any) -> None:
+    from preflight.probe import run_probe
+
+    params["set"] = params.pop("set_")
+    sys.exit(run_probe(params))
+
+
+# -- preflight cleanup: what crashed runs left in the cluster (preflight.incluster) ---------------
+CLEANUP_HELP = """Delete what runs of preflight left in the cluster.
+
+Every run that starts pods does so in its own namespace, preflight-<run id>, labelled
+app.kubernetes.io/managed-by=preflight and preflight.io/run-id, and deletes it when it ends,
+however it ends. A run killed outright (kill -9, a lost laptop) leaves it behind: this finds
+such namespaces and deletes them with everything inside.
+
+By default a namespace goes once its run's deadline has passed (annotation
+preflight.io/expires-at), so a run still in progress elsewhere is left alone; --older-than
+selects by age instead (--older-than 0 deletes every one, running or not).
+
+\b
+Examples:
+  preflight cleanup --dry-run
+  preflight cleanup --older-than 2h --context prod-aks
+
+Exit codes: 0 nothing left to delete or all deleted, 1 a deletion failed or the cluster could
+not be read, 2 usage error."""
+
+
+@cli.command("cleanup", help=CLEANUP_HELP)
+@click.option("--kubeconfig", metavar="PATH", help="Kubeconfig (default $KUBECONFIG).")
+@click.option("--context", "kube_context", metavar="NAME", help="Kubeconfig context.")
+@click.option(
+    "--older-than",
+    metavar="DURATION",
+    help="Delete namespaces created longer ago than this (30m, 2h, 1d; 0: all).",
+)
+@click.option("--dry-run", is_flag=True, help="Only print what would be deleted.")
+@click.option("--timeout", default="10", show_default=True, metavar="SECONDS")
+def cleanup_command(
+    kubeconfig: str | None,
+    kube_context: str | None,
+    older_than: str | None,
+    dry_run: bool,
+    timeout: str,
+) -> None:
+    import datetime as dt
+
+    from preflight.clients.kube import KubeClient, KubeError, KubeSettings, config_present
+    from preflight.incluster import delete_leftover, find_leftovers, parse_duration
+
+    limit = None
+    if older_than is not None:
+        try:
+            limit = parse_duration(older_than)
+        except ValueError as exc:
+            raise UsageError(f"--older-than {exc}") from None
+    settings = KubeSettings(kubeconfig, kube_context, _positive("--timeout", timeout))
+    present, where = config_present(settings)
+    if not present:
+        raise UsageError(f"no cluster given (no kubeconfig at {where}); pass --kubeconfig")
+    kube = KubeClient(settings)
+    try:
+        leftovers = find_leftovers(kube)
+    except KubeError as exc:
+        click.echo(f"preflight: cannot list namespaces: {exc.message}", err=True)
+        click.echo(f"  {exc.remediation()}", err=True)
+        sys.exit(EXIT_GATE)
+    now = dt.datetime.now(dt.UTC)
+    failed = 0
+    acted = 0
+    for leftover in leftovers:
+        age = leftover.age(now)
+        shown = f"{leftover.name} (run {leftover.run_id or '?'}"
+        shown += f", created {age / 60:.0f} min ago)" if age is not None else ")"
+        if limit is not None:
+            due = age is None or age >= limit
+            why = f"younger than {older_than}"
+        else:
+            due = leftover.expires is None or leftover.expires <= now
+            when = leftover.expires.isoformat(timespec="seconds") if leftover.expires else ""
+            why = f"its run may still be going (deadline {when}; --older-than 0 to force)"
+        if not due:
+            click.echo(f"kept {shown}: {why}")
+            continue
+        acted += 1
+        if dry_run:
+            click.echo(f"would delete namespace {shown}")
+            continue
+        if leftover.phase == "Terminating":
+            click.echo(f"namespace {shown} is already being deleted")
+            continue
+        try:
+            delete_leftover(kube, leftover)
+        except KubeError as exc:
+            failed += 1
+            click.echo(f"could not delete namespace {shown}: {exc.message}", err=True)
+            continue
+        click.echo(f"deleted namespace {shown}")
+    if not acted:
+        click.echo("nothing to clean up" if not leftovers else "nothing due for cleanup")
+    sys.exit(EXIT_GATE if failed else EXIT_OK)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

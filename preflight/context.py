@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +45,20 @@ class RunOptions:
     kubeconfig: str | None = None
     kube_context: str | None = None
     param_sources: dict[str, str] = field(default_factory=dict)
+    #: this run's id (report.json ``run.id``; names and labels what the run creates in-cluster)
+    run_id: str = ""
+    #: in-cluster steps record their manifests (Context.manifests) instead of applying them
+    dry_run: bool = False
+    #: vantage-dependent checks also run from pods inside the cluster (``--in-cluster``)
+    in_cluster: bool = False
+    #: where network probes leave from: "local" (this machine), "in-cluster" (a probe pod)
+    vantage: str = "local"
+    #: the ``--check`` globs as given (a check that acts on the cluster, such as
+    #: smoke.inference, runs only when a glob names it explicitly)
+    check_patterns: tuple[str, ...] = ()
+    #: ``--baseline``: a saved report.json (already validated) that checks compare with
+    baseline: dict[str, Any] | None = None
+    baseline_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +171,13 @@ def _arm(ctx: Context) -> tuple[str, str] | None:
     return (f"no Azure credentials{tried}", SOURCES_HELP)
 
 
+@need_provider("nvml")
+def _nvml(ctx: Context) -> tuple[str, str] | None:
+    from preflight.clients.nvml import need
+
+    return need(ctx)
+
+
 @need_provider("kube")
 def _kube(ctx: Context) -> tuple[str, str] | None:
     missing = _kubeconfig(ctx)
@@ -186,6 +209,27 @@ class Context:
         self._tls: ssl.SSLContext | None = None
         self._proxies: ProxySettings | None = None
         self._clients: dict[str, Any] = {}
+        if not options.run_id:
+            from preflight.report import new_run_id
+
+            options.run_id = new_run_id()
+        #: the run's id: what the run creates in a cluster is named and labelled with it
+        self.run_id = options.run_id
+        #: in-cluster steps record manifests instead of applying them (``--dry-run``)
+        self.dry_run = options.dry_run
+        #: ``--in-cluster``: checks that depend on where they run also run from pods
+        self.in_cluster = options.in_cluster
+        #: where network probes leave from (findings say so: the same host can pass from a
+        #: laptop and fail from a node pool)
+        self.vantage = options.vantage
+        #: set when the run is interrupted (SIGINT/SIGTERM): long waits stop early
+        self.cancelled = threading.Event()
+        #: manifests recorded by a dry run, in the order they would have been applied
+        self.manifests: list[dict[str, Any]] = []
+        self._cleanups: list[tuple[str, Callable[[], object]]] = []
+        self._cleanup_lock = threading.Lock()
+        #: set by a second interrupt: stop waiting for cleanups and leave
+        self.abandon_cleanup = threading.Event()
 
     # -- parameters and hosts -----------------------------------------------------------------
 
@@ -290,6 +334,47 @@ class Context:
         client: T = self._clients[name]
         return client
 
+    # -- what a run leaves behind ---------------------------------------------------------------
+
+    def on_cleanup(self, action: Callable[[], object], label: str = "") -> None:
+        """Run ``action`` when the run ends, however it ends (success, failure, deadline,
+        Ctrl-C, SIGTERM). Actions run once, last registered first, each in a bounded time;
+        one that raises does not stop the others. An action may return a string: a problem
+        the report should show (e.g. "namespace x was not deleted")."""
+        with self._cleanup_lock:
+            self._cleanups.append((label or getattr(action, "__name__", "cleanup"), action))
+
+    def run_cleanups(self, timeout: float = 60.0) -> list[str]:
+        """Run the registered cleanups (newest first) within ``timeout`` seconds in all; return
+        the problems they reported. Safe to call more than once: each action runs once.
+        ``abandon_cleanup`` (a second Ctrl-C) stops waiting at once."""
+        with self._cleanup_lock:
+            actions, self._cleanups = list(reversed(self._cleanups)), []
+        problems: list[str] = []
+        ends = time.monotonic() + timeout
+        for label, action in actions:
+            outcome: list[object] = []
+            worker = threading.Thread(
+                target=_call_into, args=(action, outcome), name=f"preflight-cleanup-{label}"
+            )
+            worker.daemon = True  # a hung API call must not keep the process alive
+            worker.start()
+            while worker.is_alive() and not self.abandon_cleanup.is_set():
+                left = ends - time.monotonic()
+                if left <= 0:
+                    break
+                worker.join(min(left, 0.1))
+            if worker.is_alive():
+                why = "was abandoned" if self.abandon_cleanup.is_set() else "did not finish in time"
+                problems.append(f"{label}: {why}")
+            elif outcome and isinstance(outcome[0], str) and outcome[0]:
+                problems.append(outcome[0])
+        return problems
+
+    def record_manifest(self, manifest: Mapping[str, Any]) -> None:
+        """Keep a manifest a dry run would have applied (printed and saved at the end)."""
+        self.manifests.append(copy.deepcopy(dict(manifest)))
+
     def missing_need(self, need: str) -> tuple[str, str] | None:
         provider = _NEED_PROVIDERS.get(need)
         if provider is None:
@@ -338,6 +423,14 @@ class Context:
 
         await asyncio.gather(*(one(i, t) for i, t in enumerate(targets)))
         return findings
+
+
+def _call_into(action: Callable[[], object], outcome: list[object]) -> None:
+    """Run one cleanup action; its result, or its exception as a one-line problem."""
+    try:
+        outcome.append(action())
+    except Exception as exc:  # noqa: BLE001 - reported; the other cleanups still run
+        outcome.append(f"{type(exc).__name__}: {exc}")
 
 
 def internal_error(target: str | None, exc: BaseException) -> Finding:

@@ -7,9 +7,12 @@ five-minute run. Once running, nothing the network does can stop the report from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -41,6 +44,10 @@ def _known_parameters(profile: Any, registry: Any) -> dict[str, str]:
     for condition in profile.scenarios.values():
         known.setdefault(condition.partition("=")[0].strip(), "scenario condition")
     known.setdefault("api_server", "API server host (default: from the kubeconfig)")
+    from preflight.incluster import PARAMETERS as IN_CLUSTER_PARAMETERS
+
+    for name, text in IN_CLUSTER_PARAMETERS.items():  # the engine's own: in-cluster pods
+        known.setdefault(name, text)
     for name, text in registry.parameters().items():
         known.setdefault(name, text)
     return known
@@ -74,6 +81,19 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def load_baseline(path: str | None) -> dict[str, Any] | None:
+    """``--baseline OLD/report.json``: the saved run checks compare with (smoke.inference), read
+    and checked before the run starts, so a wrong path is one line and exit 2, not a run."""
+    if not path:
+        return None
+    from preflight.reports.json_report import load
+
+    try:
+        return load(path)
+    except ValueError as exc:  # names the file and says why (cannot read, not JSON, schema)
+        raise UsageError(f"--baseline {_one_line(exc)}") from None
+
+
 def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, Any]]:
     """Turn raw CLI options into (Context, registry, selected checks, extras) or UsageError."""
     from preflight import registry as registry_module
@@ -90,6 +110,12 @@ def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, A
     known = _known_parameters(profile, registry)
     values = parse_set(params.get("set") or (), known)
     validate_parameters(values, registry)
+    from preflight import incluster, report
+
+    try:
+        incluster.validate_parameters(values)
+    except ValueError as exc:
+        raise UsageError(_one_line(exc)) from None
     timeout = _positive("--timeout", params.get("timeout", 5))
     deadline = _positive("--deadline", params.get("deadline", 300))
     formats = _split_formats(str(params.get("format") or "html,json"))
@@ -98,6 +124,7 @@ def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, A
     if ca_bundle and not os.access(ca_bundle, os.R_OK):
         raise UsageError(f"--ca-bundle {ca_bundle}: not a readable file")
     settings = parse_extension_config(params.get("extension_config"))
+    baseline = load_baseline(params.get("baseline"))
     target = find_target(params.get("kubeconfig"), params.get("context"))
     sources = {k: "--set" for k in values}
     if target is not None and target.server_host and not values.get("api_server"):
@@ -115,6 +142,12 @@ def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, A
         kubeconfig=params.get("kubeconfig"),
         kube_context=params.get("context"),
         param_sources=sources,
+        run_id=report.new_run_id(),
+        dry_run=bool(params.get("dry_run")),
+        in_cluster=bool(params.get("in_cluster")),
+        check_patterns=tuple(params.get("check") or ()),
+        baseline=baseline,
+        baseline_path=params.get("baseline"),
     )
     context = Context(options)
     context.tls_context()  # unreadable or malformed --ca-bundle: exit 2 now, not per host
@@ -130,15 +163,10 @@ def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, A
 def run_session(params: Mapping[str, Any]) -> int:
     from rich.console import Console
 
-    from preflight import report
-    from preflight.model import gate_holds
-    from preflight.redact import Redactor, is_secret_key
-    from preflight.reports import write_reports
-
     context, registry, checks, extras = prepare(params)
     no_color = bool(params.get("no_color")) or "NO_COLOR" in os.environ
     progress = Console(stderr=True, no_color=no_color) if sys.stderr.isatty() else None
-    run_id = report.new_run_id()
+    run_id = context.run_id
     started = time.time()
 
     def on_done(check: Any, findings: list[Any]) -> None:
@@ -157,7 +185,41 @@ def run_session(params: Mapping[str, Any]) -> int:
             highlight=False,
             markup=False,
         )
-    findings = asyncio.run(_run_bounded(context, checks, on_done))
+    interrupts = Interrupts(context)
+    interrupts.install()
+    try:
+        try:
+            findings = asyncio.run(_run_bounded(context, checks, on_done, interrupts))
+        finally:  # success, failure, deadline, Ctrl-C, SIGTERM: what the run created goes
+            problems = context.run_cleanups(20.0 if interrupts.signum else CLEANUP_SECONDS)
+        findings += _cleanup_findings(problems)
+        if interrupts.signum:
+            done = "cleaned up" if not problems else "cleanup incomplete (see the report)"
+            _say(f"preflight: {done}; writing the report")
+        code = _report(context, registry, extras, params, findings, run_id, started, no_color)
+    finally:
+        interrupts.uninstall()
+    return 128 + interrupts.signum if interrupts.signum else code  # 130 SIGINT, 143 SIGTERM
+
+
+def _report(
+    context: Any,
+    registry: Any,
+    extras: dict[str, Any],
+    params: Mapping[str, Any],
+    findings: list[Any],
+    run_id: str,
+    started: float,
+    no_color: bool,
+) -> int:
+    """Summaries, report files, the summary table, a dry run's manifests; the gate's code."""
+    from rich.console import Console
+
+    from preflight import report
+    from preflight.model import gate_holds
+    from preflight.redact import Redactor, is_secret_key
+    from preflight.reports import write_reports
+
     findings += _broken_plugins(registry, selected_all=not params.get("check"))
     summaries = _summaries(context, registry, findings)
     finished = time.time()
@@ -188,8 +250,144 @@ def run_session(params: Mapping[str, Any]) -> int:
         print_summary(document, Console(no_color=no_color, soft_wrap=False, width=width))
         for path in paths:
             print(f"wrote {path}")
+    if context.dry_run:
+        _print_manifests(context, redactor, extras["out"], quiet=bool(params.get("quiet")))
     verdict = document["summary"]["verdict"]
     return EXIT_OK if gate_holds(verdict, str(params.get("fail_on") or "fail")) else EXIT_GATE
+
+
+#: bound on deleting what a run created (a namespace delete, then a short wait for it to go)
+CLEANUP_SECONDS = 60.0
+
+
+class Interrupts:
+    """SIGINT and SIGTERM during a run: stop the checks, clean up, write the report, exit 130
+    or 143. A second signal stops waiting for the cleanup (never a traceback).
+
+    The handlers only set flags and wake the event loop: raising KeyboardInterrupt at an
+    arbitrary point would leave locks and half-made objects behind, which is what this is here
+    to prevent."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.signum: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # an embedding caller keeps its own handlers
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def uninstall(self) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    def attach(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+        """The task to cancel on a signal (one that came before it started cancels it now)."""
+        self._loop, self._task = loop, task
+        if self.signum is not None:
+            loop.call_soon(task.cancel)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is None:
+            self.signum = signum
+            self.context.cancelled.set()
+            _say(
+                f"preflight: interrupted ({signal.Signals(signum).name}): stopping and cleaning "
+                "up; interrupt again to leave without waiting"
+            )
+            if self._loop is not None and self._task is not None:
+                with contextlib.suppress(RuntimeError):  # the loop already ended
+                    self._loop.call_soon_threadsafe(self._task.cancel)
+            return
+        if not self.context.abandon_cleanup.is_set():
+            self.context.abandon_cleanup.set()
+            _say("preflight: not waiting for the cleanup; `preflight cleanup` removes what is left")
+
+
+def _say(text: str) -> None:
+    """One line to stderr, safe inside a signal handler (no buffered stream re-entered)."""
+    with contextlib.suppress(OSError):
+        os.write(2, (text + "\n").encode("utf-8", "replace"))
+
+
+def _cleanup_findings(problems: list[str]) -> list[Any]:
+    """What a run could not delete: a warning each, so nobody is surprised by a leftover."""
+    from preflight.model import Finding, Status
+
+    return [
+        Finding(
+            Status.WARN,
+            None,
+            problem,
+            "run `preflight cleanup` (it finds every namespace a run of preflight left)",
+            check="preflight.cleanup",
+            title="Nothing left behind",
+            category="other",
+        )
+        for problem in problems
+    ]
+
+
+def _print_manifests(context: Any, redactor: Any, out: Path, *, quiet: bool) -> None:
+    """A dry run's manifests: DIR/manifests.yaml, and stdout after the summary (alone with
+    --quiet, so ``preflight run --dry-run --quiet | kubectl apply -f -`` works)."""
+    import yaml
+
+    documents = [_redact_strings(redactor, m) for m in context.manifests]
+    text = yaml.safe_dump_all(documents, sort_keys=False) if documents else ""
+    path = out / "manifests.yaml"
+    header = "# preflight --dry-run: what this run would have applied\n"
+    path.write_text(header + (text or "# (no in-cluster step ran)\n"), encoding="utf-8")
+    if not quiet:
+        print(f"wrote {path}")
+    if text:
+        sys.stdout.write(("---\n" if not quiet else "") + text)
+        sys.stdout.flush()
+
+
+def _redact_strings(redactor: Any, value: Any) -> Any:
+    """Secret values and shapes masked in strings only: keys such as a secretKeyRef's ``key``
+    are names, and masking them would break the manifest."""
+    if isinstance(value, str):
+        return redactor.text(value)
+    if isinstance(value, dict):
+        return {k: _redact_strings(redactor, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_strings(redactor, v) for v in value]
+    return value
+
+
+def _interrupted(checks: list[Any], finished: dict[str, list[Any]], signame: str) -> list[Any]:
+    """Findings of an interrupted run: the finished checks' own, an error for each other."""
+    from preflight.model import Finding, Status
+
+    findings: list[Any] = []
+    for check in checks:
+        if check.id in finished:
+            findings += finished[check.id]
+            continue
+        findings.append(
+            Finding(
+                Status.ERROR,
+                None,
+                f"the run was interrupted ({signame}) before this check finished",
+                "run preflight again; `preflight cleanup` removes anything a killed run left "
+                "in the cluster",
+                check=check.id,
+                title=check.title,
+                category=check.category,
+            )
+        )
+    return findings
 
 
 def _broken_plugins(registry: Any, selected_all: bool) -> list[Any]:
@@ -257,13 +455,30 @@ def _extras(context: Any) -> dict[str, Any]:
     return extra
 
 
-async def _run_bounded(context: Any, checks: list[Any], on_done: Any) -> list[Any]:
-    """The runner honours the deadline per check; this is the last net (deadline + 5 s)."""
+async def _run_bounded(
+    context: Any, checks: list[Any], on_done: Any, interrupts: Interrupts | None = None
+) -> list[Any]:
+    """The runner honours the deadline per check; this is the last net (deadline + 5 s). On
+    SIGINT/SIGTERM the checks that finished keep their findings; the others end as error."""
     from preflight.runner import run_checks
 
-    task = asyncio.ensure_future(run_checks(context, checks, on_done))
+    finished: dict[str, list[Any]] = {}
+
+    def record(check: Any, findings: list[Any]) -> None:
+        finished[check.id] = findings
+        on_done(check, findings)
+
+    task = asyncio.ensure_future(run_checks(context, checks, record))
+    current = asyncio.current_task()
+    if interrupts is not None and current is not None:
+        interrupts.attach(asyncio.get_running_loop(), current)
     try:
         return await asyncio.wait_for(asyncio.shield(task), context.options.deadline + 5)
+    except asyncio.CancelledError:
+        if interrupts is None or interrupts.signum is None:
+            raise
+        task.cancel()
+        return _interrupted(checks, finished, interrupts.name)
     except TimeoutError:
         from preflight.model import Finding, Status
 

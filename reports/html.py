@@ -32,6 +32,8 @@ from ._common import (
     status_of,
     summary_of,
 )
+from .gpu import gpu_view
+from .matrix import probe_matrix
 
 if TYPE_CHECKING:
     import jinja2
@@ -119,6 +121,29 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
         ],
         "parameters": _pairs(report.get("parameters")),
         "recommendation": _recommendation(recommendation),
+        "probe_matrix": probe_matrix(report),
+        "smoke": _smoke(report),
+        "gpu_nodes": gpu_view(report),
+    }
+
+
+def _smoke(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The smoke.inference section: the figures (reports/smoke.py) and two inline SVG charts.
+
+    The charts are built by reports/charts.py, which escapes every text it writes and checks
+    every number, so they are marked safe here; everything else stays autoescaped."""
+    from markupsafe import Markup
+
+    from .smoke import charts, view
+
+    shaped = view(report)
+    if shaped is None:
+        return None
+    drawn = charts(shaped)
+    return {
+        **{k: v for k, v in shaped.items() if k != "measurements"},
+        "chart_percentiles": Markup(drawn["percentiles"]),  # noqa: S704 - escaped in charts.py
+        "chart_histogram": Markup(drawn["histogram"]),  # noqa: S704 - escaped in charts.py
     }
 
 

@@ -95,12 +95,59 @@ def render(report: Mapping[str, Any]) -> str:
         lines.append(f"{passed} of {len(findings)} findings passed.")
     else:
         lines.append(f"All {passed} findings passed.")
+    smoke = _smoke(report)
+    if smoke:
+        lines += ["", *smoke]
     recommendation = _recommendation(report.get("recommendation"))
     if recommendation:
         lines += ["", *recommendation]
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines) + "\n"
+
+
+def _smoke(report: Mapping[str, Any]) -> list[str]:
+    """smoke.inference's figures as a small table: one row per measurement, then the changes
+    against the baseline and the router's overhead (reports/smoke.py shapes them)."""
+    from .smoke import view
+
+    shaped = view(report)
+    if shaped is None:
+        return []
+    columns = shaped["columns"]
+    lines = [
+        "### Smoke inference (latency, ms)",
+        "",
+        "| Measurement | " + " | ".join(columns) + " | errors | achieved / target rps |",
+        "|---|" + "---:|" * (len(columns) + 2),
+    ]
+    for row in shaped["rows"]:
+        label = escape(row["label"]) + (
+            f" ({escape(row['status'].upper())})" if row["status"] else ""
+        )
+        cells = [escape(c) for c in row["cells"]]
+        lines.append(
+            f"| {label} | " + " | ".join(cells) + f" | {escape(row['error_rate'])} | "
+            f"{escape(row['rate'])} |"
+        )
+    for delta in shaped["deltas"]:
+        label = escape(delta["label"])
+        if delta["verdict"]:
+            label += f" ({escape(delta['verdict'].upper())})"
+        if not delta["comparable"]:
+            lines.append(
+                f"| {label} | not comparable: {escape(delta['reason'])} |"
+                + " |" * (len(columns) + 1)
+            )
+            continue
+        cells = [escape(c["text"]) for c in delta["cells"]]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {escape(delta['error_rate'])} | |")
+    if shaped["overhead"]:
+        parts = ", ".join(f"{o['label']} {escape(o['text'])} ms" for o in shaped["overhead"])
+        lines += ["", f"Router overhead (routed - direct): {parts}"]
+    if shaped["settings"]:
+        lines += ["", f"Load: {escape(shaped['settings'])}."]
+    return lines
 
 
 def _recommendation(value: Any) -> list[str]:

@@ -65,6 +65,7 @@ def print_summary(report: Mapping[str, Any], console: Any) -> None:
         console.print("No findings: no checks ran.")
 
     _print_recommendation(report.get("recommendation"), console)
+    _print_smoke(report, console)
 
     summary = summary_of(report)
     verdict = summary["verdict"]
@@ -76,6 +77,21 @@ def print_summary(report: Mapping[str, Any], console: Any) -> None:
     )
     line.append(f"  ({counts})")
     console.print(line)
+
+
+def _print_smoke(report: Mapping[str, Any], console: Any) -> None:
+    """smoke.inference: one line per measurement (and per baseline comparison), plain Text."""
+    from rich.text import Text
+
+    from .smoke import terminal_lines
+
+    lines = terminal_lines(report)
+    if not lines:
+        return
+    console.print(Text("Smoke inference (ms):", style="bold"))
+    for line in lines:
+        console.print(Text(f"  {clean(line)}"), soft_wrap=True)
+    console.print()
 
 
 def _print_recommendation(value: Any, console: Any) -> None:

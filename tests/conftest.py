@@ -327,3 +327,88 @@ def azure_profile(tmp_path: Path) -> Callable[..., Path]:
         return write_azure_profile(folder / f"{base}-fake-{next(counter)}.yaml", base, **kwargs)
 
     return make
+
+
+# -- Kubernetes: pods that run (support/kube_runner.py) ------------------------------------------
+from support.kube_runner import KubeRunner  # noqa: E402
+
+
+@pytest.fixture
+def kube_runner(tmp_path: Path) -> Iterator[Callable[..., KubeRunner]]:
+    """Factory: ``kube_runner(api, *, env=None, pull_delay=0.05, backoff=0.3)`` -> a
+    ``KubeRunner`` that makes ``api`` (a ``kube_api`` server) run what it is asked to: Jobs
+    and Deployments get pods, pods are scheduled onto the seeded nodes and their command runs
+    here as a process (``preflight ...`` = this interpreter's ``-m preflight``) whose output is
+    the pod log; Services resolve to those processes. ``runner.fault("image_pull" | "crash" |
+    "unschedulable" | "admission" | "quota" | "hang", name=GLOB)`` injects failures. Every
+    process is killed at teardown, which fails the test if the runner itself raised."""
+    started: list[KubeRunner] = []
+    counter = iter(range(1_000_000))
+
+    def make(api: FakeKubeApi, **kwargs: Any) -> KubeRunner:
+        kwargs.setdefault("workdir", tmp_path / f"kube-runner-{next(counter)}")
+        runner = KubeRunner(api, **kwargs)
+        started.append(runner)
+        return runner
+
+    try:
+        yield make
+    finally:
+        for runner in reversed(started):
+            runner.stop()
+        errors = [error for runner in started for error in runner.errors]
+        if errors:
+            pytest.fail("KubeRunner raised:\n" + errors[0])
+
+
+# -- NVML: a fake libnvidia-ml.so.1 (support/fake_nvml.py) -------------------------------------
+from support import fake_nvml as _fake_nvml  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def fake_nvml_builds(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where this session's builds of the fake NVML library go (one per source hash and set of
+    omitted functions)."""
+    return tmp_path_factory.mktemp("fake-nvml")
+
+
+@pytest.fixture
+def fake_nvml(fake_nvml_builds: Path, tmp_path: Path) -> Callable[..., tuple[Path, dict[str, str]]]:
+    """Factory: ``fake_nvml(*, omit=(), **config)`` -> ``(lib_path, env)``: the fake
+    ``libnvidia-ml.so.1`` (built with gcc; ``omit`` leaves functions out of it, as an older
+    driver's library) and the environment a subprocess needs to load it through the real
+    ``pynvml`` (``LD_LIBRARY_PATH`` and ``FAKE_NVML_CONFIG``, a fresh config file written from
+    ``config``: ``count=8``, ``gpus={3: {"ecc_volatile": 2}}``, ``xid=[(3, 79, 200)]``,
+    ``init_error=9``, ``unsupported=[...]``; see support/fake_nvml/fake_nvml.c). Skips when gcc
+    is missing."""
+    counter = iter(range(1_000_000))
+
+    def make(*, omit: tuple[str, ...] = (), **config: Any) -> tuple[Path, dict[str, str]]:
+        try:
+            library = _fake_nvml.build(fake_nvml_builds, omit)
+        except _fake_nvml.CompilerMissing as exc:
+            pytest.skip(str(exc))
+        path = tmp_path / f"fake-nvml-{next(counter)}.conf"
+        path.write_text(_fake_nvml.config_text(config))
+        env = {"LD_LIBRARY_PATH": str(library.parent), _fake_nvml.CONFIG_ENV: str(path)}
+        return library, env
+
+    return make
+
+
+@pytest.fixture
+def nvml_in_process(
+    fake_nvml: Callable[..., tuple[Path, dict[str, str]]], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Any]]:
+    """Factory: ``nvml_in_process(*, omit=(), **config)`` -> the ``pynvml`` module with the fake
+    library (configured as ``fake_nvml``) in place of its handle; restored at teardown."""
+
+    def make(**kwargs: Any) -> Any:
+        library, env = fake_nvml(**kwargs)
+        monkeypatch.setenv(_fake_nvml.CONFIG_ENV, env[_fake_nvml.CONFIG_ENV])
+        return _fake_nvml.use_in_process(library)
+
+    try:
+        yield make
+    finally:
+        _fake_nvml.restore_in_process()

@@ -6,6 +6,7 @@ anything that no call needs."""
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from support.kube_objects import (
     deployment,
     namespace,
     node,
+    pod,
     secret,
     service,
     serviceaccount,
@@ -27,6 +29,9 @@ from support.kube_objects import (
 from support.rbac import Attributes, denied, load_rules, unused
 
 from tests.clirun import preflight
+from tests.test_incluster import allow_namespace_requests_by_name, install_plugin
+from tests.test_incluster import cluster as incluster_cluster
+from tests.test_incluster import run as incluster_run
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = [ROOT / "deploy" / "rbac.yaml", ROOT / "deploy" / "rbac-azureml.yaml"]
@@ -56,6 +61,16 @@ def busy_cluster() -> list[dict[str, Any]]:
         ),
         deployment("prometheus-operator", "monitoring"),
         daemonset("nvidia-device-plugin-daemonset", "kube-system"),
+        # gpu.device-plugin: a GPU node and the device plugin's pod on it (listed in
+        # kube-system with the DaemonSet's selector)
+        node("aks-gpu-0", gpus=1, instance_type="Standard_NC24ads_A100_v4"),
+        pod(
+            "nvidia-device-plugin-daemonset-7xk2p",
+            "kube-system",
+            node="aks-gpu-0",
+            labels={"app": "nvidia-device-plugin-daemonset"},
+            owner={"kind": "DaemonSet", "name": "nvidia-device-plugin-daemonset"},
+        ),
         serviceaccount("azureml-fe", "default"),
         clusterrole("azureml-fe-role"),
         service("azureml-fe", "default", type="LoadBalancer"),
@@ -174,3 +189,150 @@ def test_secret_values_never_leave_the_cluster(
         assert "PRIVATE KEY" not in text
         assert api.get("secrets", "azureml-tls", "azureml")["data"]["key.pem"] not in text
         assert key_b64 not in text
+
+
+# -- runs that create pods (deploy/rbac-runner.yaml) ---------------------------------------------
+RUNNER = ROOT / "deploy" / "rbac-runner.yaml"
+
+
+def runner_documents() -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(RUNNER.read_text()) if d]
+
+
+def test_runner_manifest_grants_little_cluster_wide() -> None:
+    docs = runner_documents()
+    roles = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
+    assert set(roles) == {"preflight-runner", "preflight-run"}
+    # preflight-run is never bound cluster-wide: only each run's RoleBinding binds it
+    every = documents() + docs
+    for doc in every:
+        if doc["kind"] == "ClusterRoleBinding":
+            assert doc["roleRef"]["name"] != "preflight-run", doc["metadata"]["name"]
+    cluster_wide = {
+        (group, resource, verb)
+        for rule in roles["preflight-runner"]["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert cluster_wide == {
+        ("", "namespaces", "create"),
+        ("", "namespaces", "list"),
+        ("authentication.k8s.io", "selfsubjectreviews", "create"),
+        ("rbac.authorization.k8s.io", "rolebindings", "create"),
+        ("rbac.authorization.k8s.io", "clusterroles", "bind"),
+    }
+    [bind] = [r for r in roles["preflight-runner"]["rules"] if "bind" in r["verbs"]]
+    assert bind["resourceNames"] == ["preflight-run"]
+    for doc in docs:
+        for rule in doc.get("rules") or []:
+            assert "*" not in rule.get("resources", []) and "*" not in rule.get("verbs", [])
+            if "secrets" in rule.get("resources", []):  # never read every Secret
+                assert doc["kind"] == "Role" or set(rule["verbs"]) == {"create"}, rule
+
+
+def bind_checks(api: Any) -> list[Attributes]:
+    """The API server checks ``bind`` on the referenced role when a RoleBinding is created (the
+    escalation check); the fake does not, so each RoleBinding create stands for that check."""
+    checks = []
+    for request in api.requests:
+        if request.verb == "create" and request.resource == "rolebindings" and request.body:
+            ref = json.loads(request.body)["roleRef"]
+            group = "rbac.authorization.k8s.io"
+            resource = "clusterroles" if ref["kind"] == "ClusterRole" else "roles"
+            checks.append(Attributes("bind", group, resource, "", request.namespace, ref["name"]))
+    return checks
+
+
+@pytest.fixture(scope="module")
+def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test check ``test.runtime`` that runs pods (tests/test_incluster.py)."""
+    return install_plugin(tmp_path_factory.mktemp("site"))
+
+
+def run_with_pods(api: Any, tmp_path: Path, plugin_path: Path, **kwargs: Any) -> Any:
+    return incluster_run(
+        api,
+        tmp_path,
+        plugin_path,
+        "--set",
+        "image_pull_secrets=regcred",
+        steps="job,pod,web",
+        env={"HTTPS_PROXY": "http://u:p4ssw0rd@proxy.corp:3128"},
+        **kwargs,
+    )
+
+
+def pod_cluster() -> list[dict[str, Any]]:
+    crashed = namespace(
+        "preflight-0123456789ab",
+        labels={"app.kubernetes.io/managed-by": "preflight", "preflight.io/run-id": "0123456789ab"},
+    )
+    pull = secret("regcred", "preflight", data={".dockerconfigjson": "{}"})
+    pull["type"] = "kubernetes.io/dockerconfigjson"
+    return incluster_cluster(crashed, pull)
+
+
+def test_every_call_of_a_run_with_pods_is_allowed_and_every_grant_is_used(
+    tmp_path: Path, kube_api: Any, kube_runner: Any, plugin_path: Path
+) -> None:
+    api = kube_api(pod_cluster())
+    kube_runner(api)
+    result = run_with_pods(api, tmp_path, plugin_path)
+    assert result.code == 0, result.stdout + result.stderr
+    run_ns = f"preflight-{result.report()['run']['id']}"
+    cleanup = preflight("cleanup", "--kubeconfig", str(tmp_path / "kubeconfig"))
+    assert cleanup.code == 0, cleanup.stdout + cleanup.stderr
+    calls = attributes_of(api) + bind_checks(api)
+    leftover = "preflight-0123456789ab"  # its own run's RoleBinding allows deleting it
+    allowed = [r for m in MANIFESTS for r in load_rules(m)]
+    allowed += load_rules(RUNNER, bound_in={"preflight-run": [run_ns, leftover]})
+    assert not denied(allowed, calls), "calls the shipped RBAC does not allow"
+    runner_rules = load_rules(RUNNER, bound_in={"preflight-run": [run_ns]})
+    assert not unused(runner_rules, calls), "grants no call needs (not least privilege)"
+    # and preflight-run's rules really are confined: the same calls in another namespace fail
+    elsewhere = [
+        Attributes(c.verb, c.api_group, c.resource, c.subresource, "default", c.name)
+        for c in calls
+        if c.namespace == run_ns and c.resource in ("pods", "jobs", "deployments")
+    ]
+    assert elsewhere and denied(allowed, elsewhere) == sorted(
+        set(elsewhere), key=lambda a: (a.path, a.api_group, a.resource, a.verb)
+    )
+    deleted = Attributes("delete", "", "namespaces", name="kube-system")
+    assert denied(allowed, [deleted]) == [deleted], "deleting any other namespace is refused"
+
+
+def test_fake_server_enforcing_the_runner_manifest_answers_no_403(
+    tmp_path: Path, kube_api: Any, kube_runner: Any, plugin_path: Path
+) -> None:
+    api = kube_api(pod_cluster())
+    kube_runner(api)
+    cluster, namespaced = rbac_rules()
+    run_rules: list[dict[str, Any]] = []
+    for doc in runner_documents():
+        if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == "preflight-runner":
+            cluster += doc["rules"]
+        elif doc["kind"] == "ClusterRole":
+            run_rules = doc["rules"]
+        elif doc["kind"] == "Role":
+            namespaced.setdefault(doc["metadata"]["namespace"], []).extend(doc["rules"])
+    api.set_rbac(cluster, namespaced=namespaced)
+
+    def honour(binding: dict[str, Any]) -> dict[str, Any]:  # the authorizer sees RoleBindings
+        if binding["roleRef"]["name"] == "preflight-run":
+            namespaced.setdefault(binding["metadata"]["namespace"], []).extend(run_rules)
+            api.set_rbac(cluster, namespaced=namespaced)
+        return binding
+
+    api.on_create("rolebindings", honour)
+    allow_namespace_requests_by_name(api)
+    result = run_with_pods(api, tmp_path, plugin_path)
+    forbidden = [(r.method, r.path) for r in api.requests if r.status == 403]
+    assert not forbidden, forbidden
+    assert result.code == 0, result.stdout + result.stderr
+    assert not [
+        n
+        for n in api.objects("namespaces")
+        if n["metadata"]["name"].endswith(result.report()["run"]["id"])
+    ], "the run deleted its own namespace through its RoleBinding"
