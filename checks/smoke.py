@@ -420,6 +420,7 @@ class SmokeInference(Check):
                 payload=settings.payload,
                 key=ctx.param("scoring_key"),
                 ca_bundle=ctx.options.ca_bundle,
+                proxy=_proxy_for(ctx, uri),
             )
         except Exception as exc:  # noqa: BLE001 - UsageError and the like: a bad scoring_uri
             return Finding.failed(
@@ -743,3 +744,16 @@ class SmokeSummary(Summary):
 
 
 CHECKS = [SmokeInference(), SmokeSummary()]
+
+
+def _proxy_for(ctx: Context, uri: str) -> Any:
+    """The run's proxy for the scoring URI (--proxy or HTTPS_PROXY, minus NO_PROXY), if any."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    tls = parts.scheme == "https"
+    try:
+        port = parts.port or (443 if tls else 80)
+    except ValueError:
+        return None
+    return ctx.proxies.for_host(parts.hostname or "", port, tls)

@@ -456,6 +456,12 @@ Errors: a non-2xx status, a timeout, a connection failure. Exit 0 once the run i
     help="Most keep-alive connections (opened as needed).",
 )
 @click.option("--ca-bundle", metavar="PATH", help="Extra CA certificates (PEM) trusted for TLS.")
+@click.option(
+    "--proxy",
+    metavar="URL",
+    help="HTTP proxy to tunnel through with CONNECT (default HTTPS_PROXY/HTTP_PROXY, "
+    "honouring NO_PROXY).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def load_command(
     url: str,
@@ -469,8 +475,12 @@ def load_command(
     key: str | None,
     connections: str,
     ca_bundle: str | None,
+    proxy: str | None,
     as_json: bool,
 ) -> None:
+    from urllib.parse import urlsplit
+
+    from preflight.clients.net import ProxySettings
     from preflight.loadgen import format_table, load_payload, parse_headers, run_load
     from preflight.redact import Redactor
 
@@ -478,6 +488,13 @@ def load_command(
     try:
         body = load_payload(payload)
         pairs = parse_headers(headers)
+        parts = urlsplit(url)
+        tls = parts.scheme == "https"
+        try:
+            port = parts.port or (443 if tls else 80)
+        except ValueError:
+            port = 443 if tls else 80  # run_load reports the malformed URL
+        chosen = ProxySettings.build(proxy).for_host(parts.hostname or "", port, tls)
         result = run_load(
             url,
             rate,
@@ -490,6 +507,7 @@ def load_command(
             key=key,
             connections=connections,
             ca_bundle=ca_bundle,
+            proxy=chosen,
         )
     except UsageError as exc:
         raise UsageError(redactor.text(str(exc))) from None

@@ -313,9 +313,12 @@ class _Pool:
     (first come, first served) for the next one released. A dead connection's slot passes to the
     next waiter, which opens a fresh one."""
 
-    def __init__(self, target: Target, tls: ssl.SSLContext | None, limit: int) -> None:
+    def __init__(
+        self, target: Target, tls: ssl.SSLContext | None, limit: int, proxy: Any = None
+    ) -> None:
         self.target = target
         self.tls = tls
+        self.proxy = proxy  # a preflight.clients.net.Proxy: CONNECT through it, TLS inside
         self.limit = limit
         self.idle: list[_Conn] = []
         self.live: set[_Conn] = set()
@@ -414,6 +417,8 @@ class _Pool:
         return self._addresses
 
     async def _open(self) -> _Conn:
+        if self.proxy is not None:
+            return await self._open_via_proxy()
         try:
             addresses = await self._resolve()
         except OSError as exc:
@@ -434,6 +439,40 @@ class _Pool:
             except OSError as exc:
                 last = exc
         raise _connect_failure(last or OSError("no address to connect to"))
+
+    async def _open_via_proxy(self) -> _Conn:
+        """A CONNECT tunnel through the proxy (which resolves the host), then TLS inside it."""
+        proxy, host, port = self.proxy, self.target.host, self.target.port
+        try:
+            reader, writer = await asyncio.open_connection(proxy.host, proxy.port, limit=1 << 16)
+        except OSError as exc:
+            raise _Failure("proxy", f"proxy {proxy.display}: {exc.strerror or exc}") from None
+        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
+        if proxy.authorization:
+            request += f"Proxy-Authorization: {proxy.authorization}\r\n"
+        writer.write((request + "\r\n").encode("ascii", "replace"))
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            writer.close()
+            raise _Failure("proxy", f"proxy {proxy.display} broke off the CONNECT") from None
+        status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[1].startswith("2"):
+            writer.close()
+            raise _Failure(
+                "proxy",
+                f"proxy {proxy.display} answered CONNECT {authority} with "
+                f"{' '.join(parts[1:]) or status_line!r}",
+            )
+        if self.tls is not None:
+            try:
+                await writer.start_tls(self.tls, server_hostname=host)
+            except (ssl.SSLError, OSError) as exc:
+                writer.close()
+                raise _connect_failure(exc) from None
+        return _Conn(reader, writer)
 
 
 async def _read_response(reader: asyncio.StreamReader, head_only: bool) -> tuple[int, bool]:
@@ -622,6 +661,7 @@ async def _run(
     connections: int | str = DEFAULT_CONNECTIONS,
     ca_bundle: str | None = None,
     stop: threading.Event | None = None,
+    proxy: Any = None,
 ) -> dict[str, Any]:
     """The run itself, on the current event loop (see ``run_load`` for the arguments)."""
     secrets = [key] if key else []
@@ -666,8 +706,12 @@ async def _run(
         if parts.password:
             redactor.add(unquote(parts.password))
 
+    if isinstance(proxy, str):
+        from preflight.clients.net import Proxy
+
+        proxy = Proxy.from_url(proxy)  # UsageError (one line, password masked) when malformed
     request = build_request(target, method, body, checked)
-    pool = _Pool(target, tls, int(pool_size))
+    pool = _Pool(target, tls, int(pool_size), proxy)
     runner = _Runner(target, request, method == "HEAD", limit_s, pool)
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[None]] = set()
@@ -766,6 +810,7 @@ def run_load(
     connections: int | str = DEFAULT_CONNECTIONS,
     ca_bundle: str | None = None,
     stop: threading.Event | None = None,
+    proxy: Any = None,
 ) -> dict[str, Any]:
     """Send ``rate`` requests/s to ``url`` for ``warmup + duration`` s; the measured summary
     (the dict ``preflight load --json`` prints).
@@ -773,8 +818,9 @@ def run_load(
     ``payload`` None with a body method sends the smoke model's sample scoring request; a str
     or bytes is sent as is. ``headers`` are extra request headers; ``key`` is sent as
     ``Authorization: Bearer KEY`` and masked everywhere. ``connections`` bounds the keep-alive
-    pool. ``ca_bundle`` adds trusted CAs for https. Setting ``stop`` ends the run early
-    (unanswered requests count as timeouts).
+    pool. ``ca_bundle`` adds trusted CAs for https. ``proxy`` (a URL or a
+    ``preflight.clients.net.Proxy``) tunnels every connection with CONNECT. Setting ``stop``
+    ends the run early (unanswered requests count as timeouts).
 
     Bad arguments raise ``UsageError`` (one line, secrets masked). Returns by ``warmup +
     duration + timeout + 1`` s whatever the server does. Runs its own event loop (precise
@@ -796,6 +842,7 @@ def run_load(
                 connections=connections,
                 ca_bundle=ca_bundle,
                 stop=stop,
+                proxy=proxy,
             )
         )
 
@@ -813,6 +860,7 @@ async def run_load_async(
     key: str | None = None,
     connections: int | str = DEFAULT_CONNECTIONS,
     ca_bundle: str | None = None,
+    proxy: Any = None,
 ) -> dict[str, Any]:
     """``run_load`` for a coroutine (e.g. a check): same arguments, same result.
 
@@ -837,6 +885,7 @@ async def run_load_async(
         connections=connections,
         ca_bundle=ca_bundle,
         stop=stop,
+        proxy=proxy,
     )
     functools.update_wrapper(work, run_load)  # names the thread "preflight-run_load"
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import random
 import subprocess
 import sys
@@ -379,3 +380,44 @@ def test_payload_from_file_is_sent_verbatim(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["payload_bytes"] == len(body)
     assert seen and all(r.body == body and r.headers.get("X-Trace") == "abc" for r in seen)
     assert all(r.method == "POST" and r.path == "/score" for r in seen)
+
+
+def test_load_tunnels_through_tinyproxy_and_names_a_refusal(tinyproxy: Any) -> None:
+    """Scoring traffic honours the proxy settings like every other outbound call (DESIGN.md):
+    through the real tinyproxy, every request goes inside one CONNECT tunnel per connection;
+    a proxy that refuses the port is an error of kind 'proxy', not a hang."""
+    with serve_model() as server:
+        url = f"http://localhost:{server.port}/score"
+        allowed = tinyproxy(connect_ports=[server.port])
+        result = run_load(url, 20, 1, warmup=0, proxy=allowed.url)
+        assert result["requests"] >= 15 and result["errors"] == 0, result
+        assert f"localhost:{server.port}" in allowed.connect_targets
+        refusing = tinyproxy(connect_ports=[])
+        refused = run_load(url, 10, 0.5, warmup=0, proxy=refusing.url)
+        assert refused["errors"] == refused["requests"] > 0
+        assert set(refused["errors_by_kind"]) == {"proxy"}
+        assert "403" in refused["error_examples"]["proxy"]
+        # the CLI takes HTTPS_PROXY/HTTP_PROXY from the environment and honours NO_PROXY
+        env = {**os.environ, "HTTP_PROXY": allowed.url, "NO_PROXY": ""}
+        through = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "preflight",
+                "load",
+                url,
+                "--rate",
+                "10",
+                "--duration",
+                "0.5",
+                "--warmup",
+                "0",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert json.loads(through.stdout)["errors"] == 0, through.stderr
+        assert allowed.connect_targets.count(f"localhost:{server.port}") >= 2
