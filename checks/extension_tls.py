@@ -14,11 +14,24 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preflight.api import Check, Context, Finding, Status
 
-from . import certs
+if TYPE_CHECKING:
+    from . import certs
+else:
+
+    class _Certs:
+        """``certs`` imported on first use: it pulls in cryptography (~50 ms), and listing
+        checks (``preflight checks``) must not pay for that."""
+
+        def __getattr__(self, name: str) -> Any:
+            from . import certs as module
+
+            return getattr(module, name)
+
+    certs = _Certs()
 from .azureml import NAMESPACE, Plan
 from .kubeobjects import code_details, code_text, get_one, planned_bool, unverified
 
