@@ -26,7 +26,6 @@ extension's GPU workloads.
 
 from __future__ import annotations
 
-import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from preflight.api import (
     Status,
     explain,
     job_manifest,
+    parse_probe_output,
     preflight_command,
     run_in_daemon_thread,
     run_namespace,
@@ -138,25 +138,6 @@ def _manifest(ctx: Context, probe: NodeProbe, window: float, limit: float) -> di
     return manifest
 
 
-def _parse(text: str) -> tuple[list[dict[str, Any]], bool]:
-    """The probe's JSON lines and whether its ``done`` line came with the right count."""
-    lines: list[dict[str, Any]] = []
-    for raw in text.splitlines():
-        raw = raw.strip()
-        if not raw.startswith("{"):
-            continue
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(value, dict):
-            continue
-        if value.get("probe") == "done":
-            return lines, value.get("count") == len(lines)
-        lines.append(value)
-    return lines, False
-
-
 def _node_problem(probe: NodeProbe, message: str, remedy: str, **details: Any) -> Finding:
     node = probe.node
     target = f"{node.name}/allocation" if probe.allocation else node.name
@@ -212,7 +193,7 @@ def _collect(ns: RunNamespace, probe: NodeProbe, limit: float) -> None:
             probe, message, remedy, probe_outcome=outcome.reason or "failed", **facts
         )
         return
-    probe.lines, probe.complete = _parse(text)
+    probe.lines, probe.complete = parse_probe_output(text)
     if not probe.complete:
         tail = " | ".join(text.strip().splitlines()[-5:]) or "nothing"
         probe.problem = _node_problem(

@@ -44,6 +44,7 @@ from preflight.api import (
     Status,
     explain,
     job_manifest,
+    parse_probe_output,
     path_for,
     preflight_command,
     run_namespace,
@@ -453,7 +454,7 @@ def _collect(ctx: Context, namespace: Any, run: ProbeRun, limit: float) -> None:
                     details,
                 )
                 return
-    lines, complete = _parse(text)
+    lines, complete = parse_probe_output(text)
     if not outcome.ok:
         message, remedy = explain(outcome)
         run.problem = _pod_problem(
@@ -494,25 +495,6 @@ def _outcome_details(outcome: Any) -> dict[str, Any]:
     if data.get("message"):
         facts["pod_message"] = data["message"]
     return facts
-
-
-def _parse(text: str) -> tuple[list[dict[str, Any]], bool]:
-    """The probe's JSON lines and whether its ``done`` line came with the right count."""
-    lines: list[dict[str, Any]] = []
-    for raw in text.splitlines():
-        raw = raw.strip()
-        if not raw.startswith("{"):
-            continue  # anything else a container runtime or a library may have printed
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(value, dict):
-            continue
-        if value.get("probe") == "done":
-            return lines, value.get("count") == len(lines)
-        lines.append(value)
-    return lines, False
 
 
 # -- turning pod lines into findings -------------------------------------------------------------

@@ -62,6 +62,7 @@ from preflight.incluster import (
 )
 from preflight.model import Finding, Status
 from preflight.params import truthy
+from preflight.probe import parse_probe_output
 
 __all__ = [
     "CATEGORIES",
@@ -88,6 +89,7 @@ __all__ = [
     "Status",
     "classify_address",
     "parse_resource_id",
+    "parse_probe_output",
     "path_for",
     "preflight_command",
     "probe_endpoint",

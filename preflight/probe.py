@@ -182,6 +182,26 @@ async def _resolve(context: Any, name: str) -> dict[str, Any]:
     }
 
 
+def parse_probe_output(text: str) -> tuple[list[dict[str, Any]], bool]:
+    """The JSON lines a probe printed (its pod log) and whether its ``done`` line came with the
+    right count. Other lines (a container runtime's or a library's) are passed over."""
+    lines: list[dict[str, Any]] = []
+    for raw in text.splitlines():
+        raw = raw.strip()
+        if not raw.startswith("{"):
+            continue
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(value, dict):
+            continue
+        if value.get("probe") == "done":
+            return lines, value.get("count") == len(lines)
+        lines.append(value)
+    return lines, False
+
+
 def _stdout_line(text: str) -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
