@@ -63,6 +63,30 @@ class BackgroundServer:
     def _stop(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # -- for the socketserver-based fakes, which hold ``_server``, ``_open`` and ``_lock`` ------
+    def _track(self, conn: socket.socket, add: bool) -> None:
+        """Remember (or forget) an open client connection, so that stop() can close it."""
+        with self._lock:  # type: ignore[attr-defined]
+            if add:
+                self._open.add(conn)  # type: ignore[attr-defined]
+            else:
+                self._open.discard(conn)  # type: ignore[attr-defined]
+        if add and self._stopping.is_set():
+            close_quietly(conn)
+
+    def _close_socketserver(self) -> None:
+        """Stop accepting, close every open client connection, join the threads, free the port."""
+        server = self._server  # type: ignore[attr-defined]
+        assert server is not None
+        server.shutdown()
+        with self._lock:  # type: ignore[attr-defined]
+            conns = list(self._open)  # type: ignore[attr-defined]
+        for conn in conns:
+            close_quietly(conn)
+        self._join_threads()
+        server.server_close()
+        self._server = None
+
     @property
     def running(self) -> bool:
         """True between ``start()`` and ``stop()``."""

@@ -1772,25 +1772,9 @@ class FakeKubeApi(BackgroundServer):
         self._spawn(self._server.serve_forever, 0.05, name=f"kube-api-accept-{self.port}")
 
     def _stop(self) -> None:
-        assert self._server is not None
-        self._server.shutdown()
         with self._lock:
-            conns = list(self._open)
-            self._changed.notify_all()
-        for conn in conns:
-            close_quietly(conn)
-        self._join_threads()
-        self._server.server_close()
-        self._server = None
-
-    def _track(self, conn: socket.socket, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._open.add(conn)
-            else:
-                self._open.discard(conn)
-        if add and self._stopping.is_set():
-            close_quietly(conn)
+            self._changed.notify_all()  # wake watches and hangs so their threads can end
+        self._close_socketserver()
 
     def _serve_connection(self, raw: socket.socket, client_address: Any) -> None:
         self._track(raw, True)

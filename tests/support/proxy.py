@@ -380,15 +380,7 @@ class MiniConnectProxy(_ProxyBase):
         self._spawn(self._server.serve_forever, 0.05, name=f"proxy-accept-{self.port}")
 
     def _stop(self) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        with self._lock:
-            conns = list(self._open)
-        for conn in conns:
-            close_quietly(conn)
-        self._join_threads()
-        self._server.server_close()
-        self._server = None
+        self._close_socketserver()
 
     def _serve_connection(self, conn: socket.socket, client_address: Any) -> None:
         with self._lock:

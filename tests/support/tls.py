@@ -204,26 +204,9 @@ class HttpServer(BackgroundServer):
         self._spawn(self._server.serve_forever, 0.05, name=f"http-accept-{self.port}")
 
     def _stop(self) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        with self._lock:
-            conns = list(self._open)
-        for conn in conns:
-            close_quietly(conn)
-        self._join_threads()
-        self._server.server_close()
-        self._server = None
+        self._close_socketserver()
 
     # -- per connection ------------------------------------------------------------------------
-    def _track(self, conn: socket.socket, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._open.add(conn)
-            else:
-                self._open.discard(conn)
-        if add and self._stopping.is_set():
-            close_quietly(conn)
-
     def _hold(self, conn: socket.socket) -> None:
         """Read and discard until the peer closes or the server stops; never write."""
         conn.settimeout(0.2)
