@@ -216,6 +216,8 @@ class ExtensionConflicts(Check):
     needs = ("kube",)
     docs = DOCS_TROUBLESHOOT
     parameters = EXTENSION_NAME_PARAM
+    #: after the install the extension's own operators are what this check would report
+    phases = ("before",)
 
     def run(self, ctx: Context) -> list[Finding]:
         plan = Plan(ctx.extension_settings)

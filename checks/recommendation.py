@@ -121,6 +121,8 @@ class Recommendation(Summary):
     """The corrected ``az k8s-extension create`` command, in every report."""
 
     key = "recommendation"
+    #: the command to create the extension; after the install it is already made
+    phases = ("before",)
 
     def summarize(self, ctx: Context, findings: list[Finding]) -> dict[str, Any] | None:
         planned = ctx.extension_settings

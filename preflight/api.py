@@ -126,6 +126,11 @@ class Check:
     #: value cannot be used. The engine turns that into exit 2 ("--set KEY=VALUE: reason"), so a
     #: malformed input file never costs a run. A validator must be quick and have no effects.
     validators: ClassVar[dict[str, Callable[[str], object]]] = {}
+    #: when in the life of the installation the check means something: ``"before"`` (the
+    #: default run, which prepares an install) and/or ``"after"`` (``--set phase=after``, which
+    #: verifies one). A check of what an install creates says ``("after",)``; one that judges
+    #: a plan only an install can still change says ``("before",)``.
+    phases: ClassVar[tuple[str, ...]] = ("before", "after")
 
     def run(self, ctx: Context) -> Iterable[Finding] | Awaitable[Iterable[Finding]]:
         raise NotImplementedError
@@ -136,6 +141,7 @@ class Check:
             "title": self.title,
             "category": self.category,
             "needs": list(self.needs),
+            "phases": list(self.phases),
         }
 
     def __repr__(self) -> str:
@@ -151,6 +157,8 @@ class Summary:
     """
 
     key: ClassVar[str]
+    #: the run phases it belongs to, as ``Check.phases``
+    phases: ClassVar[tuple[str, ...]] = ("before", "after")
 
     def summarize(self, ctx: Context, findings: list[Finding]) -> dict[str, Any] | None:
         raise NotImplementedError

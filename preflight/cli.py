@@ -253,7 +253,10 @@ def run_command(ctx: click.Context, **params: Any) -> None:
 
 @cli.command("checks")
 @click.option(
-    "--json", "as_json", is_flag=True, help="Print a JSON list of {id, title, category, needs}."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON list of {id, title, category, needs, phases}.",
 )
 def checks_command(as_json: bool) -> None:
     """List the checks this installation has (built-in and plugins)."""
@@ -269,7 +272,9 @@ def checks_command(as_json: bool) -> None:
         width = max((len(c.id) for c in checks), default=10)
         for check in checks:
             needs = f"  [needs {', '.join(check.needs)}]" if check.needs else ""
-            click.echo(f"{check.id:<{width}}  {check.category:<12}  {check.title}{needs}")
+            only = registry.phases_of(check)
+            when = f"  [phase {only[0]} only]" if len(only) == 1 else ""
+            click.echo(f"{check.id:<{width}}  {check.category:<12}  {check.title}{needs}{when}")
     for name, reason in reg.broken:
         click.echo(f"preflight: warning: plugin {name!r} could not be loaded: {reason}", err=True)
 

@@ -56,6 +56,8 @@ class RunOptions:
     #: the ``--check`` globs as given (a check that acts on the cluster, such as
     #: smoke.inference, runs only when a glob names it explicitly)
     check_patterns: tuple[str, ...] = ()
+    #: ``--set phase``: ``before`` an install (the default) or ``after`` it
+    phase: str = "before"
     #: ``--baseline``: a saved report.json (already validated) that checks compare with
     baseline: dict[str, Any] | None = None
     baseline_path: str | None = None

@@ -17,6 +17,10 @@ from preflight.errors import UsageError
 
 GROUP = "preflight.checks"
 
+#: the run phases (``--set phase=...``): ``before`` an install (the default) and ``after`` it
+PHASES = ("before", "after")
+DEFAULT_PHASE = "before"
+
 
 @dataclass
 class Registry:
@@ -40,15 +44,38 @@ class Registry:
             return
         self.checks[check.id] = check
 
-    def select(self, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list[Check]:
-        """Checks matching any ``include`` glob (all when empty) and no ``exclude`` glob."""
+    def select(
+        self,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        phase: str | None = None,
+    ) -> list[Check]:
+        """Checks matching any ``include`` glob (all when empty) and no ``exclude`` glob; with
+        ``phase``, only those of that phase. An ``include`` glob that names checks of the other
+        phase only is a usage error that says which phase to ask for."""
         for pattern in (*include, *exclude):
             if not any(fnmatch.fnmatchcase(cid, pattern) for cid in self.checks):
                 known = ", ".join(sorted(self.checks))
                 raise UsageError(f"check pattern {pattern!r} matches no check; known: {known}")
+        pool = {cid: c for cid, c in self.checks.items() if phase is None or in_phase(c, phase)}
+        for pattern in include:
+            if not any(fnmatch.fnmatchcase(cid, pattern) for cid in pool):
+                others = sorted(
+                    {
+                        p
+                        for c in self.checks.values()
+                        if fnmatch.fnmatchcase(c.id, pattern)
+                        for p in phases_of(c)
+                    }
+                    - {phase}
+                )
+                raise UsageError(
+                    f"check pattern {pattern!r} matches only checks of phase "
+                    f"{' and '.join(others)}: add --set phase={others[0]}"
+                )
         selected = [
             check
-            for cid, check in self.checks.items()
+            for cid, check in pool.items()
             if (not include or any(fnmatch.fnmatchcase(cid, p) for p in include))
             and not any(fnmatch.fnmatchcase(cid, p) for p in exclude)
         ]
@@ -61,6 +88,27 @@ class Registry:
             for name, text in getattr(check, "parameters", {}).items():
                 known.setdefault(name, text)
         return known
+
+
+def phases_of(item: Check | Summary) -> tuple[str, ...]:
+    """The phases a check or summary declares (all, when it declares none it knows of)."""
+    phases = tuple(p for p in getattr(item, "phases", PHASES) or () if p in PHASES)
+    return phases or PHASES
+
+
+def in_phase(item: Check | Summary, phase: str) -> bool:
+    return phase in phases_of(item)
+
+
+def validate_phase(value: str | None) -> str:
+    """``--set phase=VALUE`` (UsageError unless before or after; empty means before)."""
+    phase = (value or DEFAULT_PHASE).strip().lower()
+    if phase not in PHASES:
+        raise UsageError(
+            f"--set phase={value}: expected before (the default: ready for the install) or "
+            "after (verify the installation)"
+        )
+    return phase
 
 
 def _checks_from(obj: Any) -> Iterable[Check | Summary]:

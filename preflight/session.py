@@ -44,6 +44,11 @@ def _known_parameters(profile: Any, registry: Any) -> dict[str, str]:
     for condition in profile.scenarios.values():
         known.setdefault(condition.partition("=")[0].strip(), "scenario condition")
     known.setdefault("api_server", "API server host (default: from the kubeconfig)")
+    known.setdefault(
+        "phase",
+        "before (the default: is the cluster ready for the install?) or after (verify the "
+        "installation: the checks of what the install created)",
+    )
     from preflight.incluster import PARAMETERS as IN_CLUSTER_PARAMETERS
 
     for name, text in IN_CLUSTER_PARAMETERS.items():  # the engine's own: in-cluster pods
@@ -106,9 +111,12 @@ def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, A
 
     profile = load_profile(str(params.get("profile") or "azure-public"))
     registry = registry_module.load()
-    checks = registry.select(tuple(params.get("check") or ()), tuple(params.get("skip") or ()))
     known = _known_parameters(profile, registry)
     values = parse_set(params.get("set") or (), known)
+    phase = registry_module.validate_phase(values.get("phase"))
+    checks = registry.select(
+        tuple(params.get("check") or ()), tuple(params.get("skip") or ()), phase=phase
+    )
     validate_parameters(values, registry)
     from preflight import incluster, report
 
@@ -148,6 +156,7 @@ def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, A
         check_patterns=tuple(params.get("check") or ()),
         baseline=baseline,
         baseline_path=params.get("baseline"),
+        phase=phase,
     )
     context = Context(options)
     context.tls_context()  # unreadable or malformed --ca-bundle: exit 2 now, not per host
@@ -410,7 +419,18 @@ def _broken_plugins(registry: Any, selected_all: bool) -> list[Any]:
     ]
 
 
-CORE_KEYS = {"schema", "tool", "run", "profile", "parameters", "target", "summary", "results"}
+CORE_KEYS = {
+    "schema",
+    "tool",
+    "run",
+    "profile",
+    "parameters",
+    "target",
+    "summary",
+    "results",
+    "phase",
+    "comparison",
+}
 
 
 def _summaries(context: Any, registry: Any, findings: list[Any]) -> dict[str, Any]:
@@ -418,7 +438,11 @@ def _summaries(context: Any, registry: Any, findings: list[Any]) -> dict[str, An
     from preflight.context import internal_error
 
     extra: dict[str, Any] = {}
+    from preflight.registry import in_phase
+
     for summary in registry.summaries:
+        if not in_phase(summary, context.options.phase):
+            continue
         key = getattr(summary, "key", "")
         try:
             if key in CORE_KEYS or not key:
@@ -449,7 +473,7 @@ def _target(context: Any, target: Any) -> dict[str, Any] | None:
 
 def _extras(context: Any) -> dict[str, Any]:
     settings = dict(context.extension_settings.items())
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"phase": context.options.phase}
     if settings:
         extra["extension_settings"] = settings
     return extra
