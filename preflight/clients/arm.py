@@ -238,17 +238,41 @@ class ArmClient:
 
     async def get(self, path: str, api_version: str) -> dict[str, Any]:
         """GET ``{endpoint}{path}?api-version=...``; 429 retried after Retry-After; ArmError."""
+        return await self._get(f"{self.endpoint}{path}", {"api-version": api_version}, path)
+
+    async def list(self, path: str, api_version: str, *, max_pages: int = 50) -> list[Any]:
+        """Every item of an ARM collection: ``value`` of each page, following ``nextLink``.
+
+        A ``nextLink`` is followed only to this client's own endpoint (scheme, host and port):
+        the bearer token never goes anywhere else. ``max_pages`` bounds a server that links on
+        forever."""
+        page = await self.get(path, api_version)
+        items = list(page.get("value") or [])
+        origin = urlsplit(self.endpoint)
+        for _ in range(max_pages - 1):
+            link = page.get("nextLink")
+            if not isinstance(link, str) or not link:
+                return items
+            parts = urlsplit(link)
+            if (parts.scheme, parts.netloc.lower()) != (origin.scheme, origin.netloc.lower()):
+                raise ArmError(
+                    "error", f"ARM nextLink points away from {self.endpoint}: not followed"
+                )
+            page = await self._get(link, None, path)
+            items += list(page.get("value") or [])
+        raise ArmError("error", f"ARM listed more than {max_pages} pages ({path}): stopped")
+
+    async def _get(self, url: str, params: dict[str, str] | None, path: str) -> dict[str, Any]:
         import httpx
 
         token = self._token
         if token is None:
             raise ArmError("auth", "no Azure token: " + SOURCES_HELP)
-        url = f"{self.endpoint}{path}"
         for attempt in range(6):
             try:
                 response = await self._client().get(
                     url,
-                    params={"api-version": api_version},
+                    params=params,
                     headers={"Authorization": f"Bearer {token.value}"},
                 )
             except httpx.TimeoutException:
