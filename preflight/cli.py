@@ -333,11 +333,17 @@ def profiles_command(name: str | None, set_: Sequence[str]) -> None:
     help="Comma list of html,json,junit,md.",
 )
 @click.option("--out", default="preflight-report", show_default=True, metavar="DIR")
-def report_command(run_json: str, format_: str, out: str) -> None:
+@click.option(
+    "--baseline",
+    metavar="OLD.json",
+    help="An earlier run's report.json: show this run beside it (what changed, which of its "
+    "warnings came true), e.g. the run before the install beside the one after it.",
+)
+def report_command(run_json: str, format_: str, out: str, baseline: str | None) -> None:
     """Re-render a saved run (report.json) into other formats."""
     from preflight.reports import write_reports
     from preflight.reports.json_report import load
-    from preflight.session import ensure_writable
+    from preflight.session import ensure_writable, load_baseline
 
     formats = _split_formats(format_)
     try:
@@ -346,6 +352,11 @@ def report_command(run_json: str, format_: str, out: str) -> None:
         raise UsageError(f"{run_json}: cannot read: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise UsageError(f"{run_json}: {exc}") from None
+    earlier = load_baseline(baseline)
+    if earlier is not None:
+        from preflight.compare import compare
+
+        document["comparison"] = compare(document, document["results"], earlier, baseline)
     out_dir = ensure_writable(out)
     for path in write_reports(document, out_dir, formats):
         click.echo(str(path))

@@ -249,7 +249,7 @@ def _report(
         target=_target(context, target),
         findings=findings,
         redactor=redactor,
-        extra={**_extras(context), **summaries},
+        extra={**_extras(context), **summaries, **_comparison(context, findings, run_id, started)},
     )
     paths = write_reports(document, extras["out"], extras["formats"])
     if not params.get("quiet"):
@@ -469,6 +469,24 @@ def _target(context: Any, target: Any) -> dict[str, Any] | None:
         "api_server": (target.server if target else None) or (probed.server if probed else None),
         "kubernetes_version": version,
     }
+
+
+def _comparison(context: Any, findings: list[Any], run_id: str, started: float) -> dict[str, Any]:
+    """``--baseline``: this run set against the earlier one (report key ``comparison``)."""
+    baseline = context.options.baseline
+    if not baseline:
+        return {}
+    from preflight.compare import compare
+    from preflight.model import summarize
+    from preflight.report import iso
+
+    current = {
+        "run": {"id": run_id, "started_at": iso(started)},
+        "phase": context.options.phase,
+        "summary": summarize(findings),
+    }
+    results = [f.to_dict() for f in findings]
+    return {"comparison": compare(current, results, baseline, context.options.baseline_path)}
 
 
 def _extras(context: Any) -> dict[str, Any]:

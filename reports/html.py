@@ -32,6 +32,7 @@ from ._common import (
     status_of,
     summary_of,
 )
+from .compare import comparison_view
 from .gpu import gpu_view
 from .matrix import probe_matrix
 
@@ -100,6 +101,7 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
     ordered = sorted(groups.items(), key=lambda item: category_sort_key(item[0]))
 
     recommendation = report.get("recommendation")
+    phase = "after" if clean(report.get("phase")) == "after" else "before"
     return {
         "tool_name": clean(tool.get("name")) or "preflight",
         "tool_version": clean(tool.get("version")),
@@ -112,8 +114,9 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
         "profile_cloud": clean(profile.get("cloud")),
         "cluster": _cluster(target),
         "verdict": summary["verdict"] if summary["verdict"] in ("pass", "warn", "fail") else "fail",
-        "verdict_word": _verdict_word(summary["verdict"]),
-        "verdict_text": _verdict_text(summary, len(findings)),
+        "phase": phase,
+        "verdict_word": _verdict_word(summary["verdict"], phase),
+        "verdict_text": _verdict_text(summary, len(findings), phase),
         "counts": [{"status": s, "count": summary[s]} for s in SEVERITY_DESC],
         "total": len(findings),
         "groups": [
@@ -124,6 +127,7 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
         "probe_matrix": probe_matrix(report),
         "smoke": _smoke(report),
         "gpu_nodes": gpu_view(report),
+        "comparison": comparison_view(report),
     }
 
 
@@ -163,7 +167,10 @@ def _cluster(target: Mapping[str, Any] | None) -> list[dict[str, str]]:
     ]
 
 
-def _verdict_word(verdict: str) -> str:
+def _verdict_word(verdict: str, phase: str = "before") -> str:
+    if phase == "after":  # verifying an installation, not readiness for one
+        words = {"pass": "Healthy", "warn": "Healthy with warnings", "fail": "Not healthy"}
+        return words.get(verdict, "Not healthy")
     return {"pass": "Ready", "warn": "Ready with warnings", "fail": "Not ready"}.get(
         verdict, "Not ready"
     )
@@ -173,12 +180,14 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _verdict_text(summary: Mapping[str, Any], total: int) -> str:
+def _verdict_text(summary: Mapping[str, Any], total: int, phase: str = "before") -> str:
     """One or two sentences a reviewer can put in the change record."""
     if not total:
         return "No checks ran, so nothing was concluded about this cluster."
     verdict = summary["verdict"]
-    if verdict == "pass":
+    if phase == "after":
+        text = _after_text(summary)
+    elif verdict == "pass":
         text = "No finding blocks installing the Azure Machine Learning extension."
     elif verdict == "warn":
         text = (
@@ -200,6 +209,20 @@ def _verdict_text(summary: Mapping[str, Any], total: int) -> str:
             "says what it needs."
         )
     return text
+
+
+def _after_text(summary: Mapping[str, Any]) -> str:
+    """The verdict of a run that verifies an installation (``--set phase=after``)."""
+    verdict = summary["verdict"]
+    if verdict == "pass":
+        return "No finding fails: the installation checks out."
+    if verdict == "warn":
+        return f"No finding fails, but {_plural(summary['warn'], 'warning')} should be reviewed."
+    blocking = [_plural(summary["fail"], "failed finding")] if summary["fail"] else []
+    if summary["error"]:
+        blocking.append(_plural(summary["error"], "check") + " that could not conclude")
+    text = f"{' and '.join(blocking) or 'Blocking findings'}: the installation needs attention."
+    return text[0].upper() + text[1:]
 
 
 def _group(index: int, category: str, findings: list[Mapping[str, Any]]) -> dict[str, Any]:

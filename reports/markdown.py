@@ -32,6 +32,11 @@ _VERDICT_WORDS = {
     "warn": "WARN: ready, with warnings to review",
     "fail": "FAIL: not ready",
 }
+_AFTER_WORDS = {  # --set phase=after: verifying an installation
+    "pass": "PASS: the installation checks out",
+    "warn": "WARN: installed, with warnings to review",
+    "fail": "FAIL: the installation needs attention",
+}
 # Backslash escapes for Markdown punctuation that could start emphasis, code, links or strike-
 # through, or end a table cell; entities for what HTML would read as markup.
 _MD_ESCAPES = {
@@ -61,7 +66,8 @@ def render(report: Mapping[str, Any]) -> str:
     """The Markdown summary of a finished run."""
     summary = summary_of(report)
     verdict = summary["verdict"]
-    lines = [f"## preflight: {_VERDICT_WORDS.get(verdict, escape(verdict).upper())}", ""]
+    words = _AFTER_WORDS if report.get("phase") == "after" else _VERDICT_WORDS
+    lines = [f"## preflight: {words.get(verdict, escape(verdict).upper())}", ""]
     context = _context_line(report)
     if context:
         lines += [context, ""]
@@ -98,12 +104,25 @@ def render(report: Mapping[str, Any]) -> str:
     smoke = _smoke(report)
     if smoke:
         lines += ["", *smoke]
+    compared = _comparison(report)
+    if compared:
+        lines += ["", *compared]
     recommendation = _recommendation(report.get("recommendation"))
     if recommendation:
         lines += ["", *recommendation]
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines) + "\n"
+
+
+def _comparison(report: Mapping[str, Any]) -> list[str]:
+    """--baseline: what changed since the earlier run and which warnings came true."""
+    from .compare import summary_lines
+
+    lines = summary_lines(report)
+    if not lines:
+        return []
+    return ["### Before and after", "", *(f"- {escape(line)}" for line in lines)]
 
 
 def _smoke(report: Mapping[str, Any]) -> list[str]:

@@ -66,6 +66,7 @@ def print_summary(report: Mapping[str, Any], console: Any) -> None:
 
     _print_recommendation(report.get("recommendation"), console)
     _print_smoke(report, console)
+    _print_comparison(report, console)
 
     summary = summary_of(report)
     verdict = summary["verdict"]
@@ -77,6 +78,21 @@ def print_summary(report: Mapping[str, Any], console: Any) -> None:
     )
     line.append(f"  ({counts})")
     console.print(line)
+
+
+def _print_comparison(report: Mapping[str, Any], console: Any) -> None:
+    """--baseline: the counts of what changed and each baseline warning that came true."""
+    from rich.text import Text
+
+    from .compare import summary_lines
+
+    lines = summary_lines(report)
+    if not lines:
+        return
+    console.print(Text("Before and after:", style="bold"))
+    for line in lines:
+        console.print(Text(f"  {clean(line)}"), soft_wrap=True)
+    console.print()
 
 
 def _print_smoke(report: Mapping[str, Any], console: Any) -> None:
