@@ -29,6 +29,7 @@ from .extension_resource import (
     read_extensions,
     reread,
 )
+from .healthcodes import CodeInfo, explain, foreseen_by
 from .kubeobjects import age_text
 
 DOCS_VERIFY = (
@@ -172,10 +173,11 @@ def _failed(
     ctx: Context, read: ExtensionsRead, ext: InstalledExtension, details: dict[str, Any]
 ) -> Finding:
     error = _error_text(ext)
-    codes = sorted(set(CODE.findall(error + " " + _status_text(ext))))
-    foreseen = [{"mentions": code} for code in codes]
+    codes = [explain(c) for c in sorted(set(CODE.findall(error + " " + _status_text(ext))))]
+    foreseen = [entry for info in codes for entry in foreseen_by(info.code)]
     hint = (
-        f" (the extension's health check: {', '.join(codes)}; extension.healthcheck decodes it)"
+        f" (the extension's health check: {'; '.join(_code_hint(i) for i in codes)}; "
+        "extension.healthcheck decodes its report)"
         if codes
         else ""
     )
@@ -194,6 +196,11 @@ def _failed(
         DOCS_TROUBLESHOOT,
         details=details,
     )
+
+
+def _code_hint(info: CodeInfo) -> str:
+    text = f"{info.text}: {info.meaning}" if info.known else info.code
+    return text + (f", which {' / '.join(info.caught_by)} finds before" if info.caught_by else "")
 
 
 def _pending(

@@ -143,7 +143,9 @@ def test_failed_fails_with_error_detail_and_health_check_code(azure: Any) -> Non
     assert "Failed: ExtensionOperationFailed" in finding["message"]
     assert "Pre-install hook failed" in finding["message"]
     assert "E40002" in finding["message"] and "extension.healthcheck" in finding["message"]
-    assert finding["details"]["foreseen_by"] == [{"mentions": "E40002"}]
+    assert {"mentions": "E40002"} in finding["details"]["foreseen_by"]
+    assert {"check": "nodes.capacity"} in finding["details"]["foreseen_by"]
+    assert "E40002 INSUFFICIENT_NODE: " in finding["message"]
     assert finding["details"]["error"]["details"][0]["code"] == "HealthCheckFailed"
     assert "az k8s-extension delete" in finding["remediation"]
 
