@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import trustme
 import yaml
+from support.azureml_objects import CRASH_LOOP, installed_extension
 from support.kube_objects import (
     clusterrole,
     configmap,
@@ -82,6 +83,17 @@ def busy_cluster() -> list[dict[str, Any]]:
             "azureml",
             labels={"owner": "helm", "name": "azureml", "status": "failed"},
         ),
+        # after the install: the extension's workloads and pods (one crash-looping), and the
+        # older health-check ConfigMap (so both names are asked for)
+        *installed_extension(SETTINGS, states={"gateway": CRASH_LOOP})[1:],
+        configmap(
+            "amlarc-healthcheck",
+            "azureml",
+            data={
+                "status-test-success": "Passed",
+                "reports-test-success": "Status: Passed Name: info",
+            },
+        ),
     ]
 
 
@@ -111,21 +123,27 @@ def attributes_of(api: Any) -> list[Attributes]:
     return calls
 
 
-def run_everything(api: Any, tmp_path: Path) -> Any:
-    return preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
-        "--skip",
-        "dns.*",
-        "--skip",
-        "egress.*",
-        "--extension-config",
-        SETTINGS,
-        "--format",
-        "json",
-        out=tmp_path / "out",
-    )
+def run_everything(api: Any, tmp_path: Path) -> list[Any]:
+    """Every cluster check of both phases: the run before the install, then ``--set
+    phase=after`` (the installed extension's components and its health-check ConfigMap)."""
+    return [
+        preflight(
+            "run",
+            "--kubeconfig",
+            str(api.kubeconfig(tmp_path / "kc")),
+            "--skip",
+            "dns.*",
+            "--skip",
+            "egress.*",
+            "--extension-config",
+            SETTINGS,
+            "--format",
+            "json",
+            *(("--set", "phase=after") if phase == "after" else ()),
+            out=tmp_path / f"out-{phase}",
+        )
+        for phase in ("before", "after")
+    ]
 
 
 def test_manifest_is_read_only_and_bound() -> None:
@@ -148,8 +166,8 @@ def test_manifest_is_read_only_and_bound() -> None:
 
 def test_every_call_is_allowed_and_every_grant_is_used(tmp_path: Path, kube_api: Any) -> None:
     api = kube_api(busy_cluster())
-    result = run_everything(api, tmp_path)
-    assert result.code in (0, 1), result.stderr
+    for result in run_everything(api, tmp_path):
+        assert result.code in (0, 1), result.stderr
     calls = attributes_of(api)
     rules = [r for m in MANIFESTS for r in load_rules(m)]
     assert not denied(rules, calls), "calls the shipped RBAC does not allow"
@@ -160,14 +178,18 @@ def test_fake_server_enforcing_the_manifest_answers_no_403(tmp_path: Path, kube_
     api = kube_api(busy_cluster())
     cluster, namespaced = rbac_rules()
     api.set_rbac(cluster, namespaced=namespaced)
-    result = run_everything(api, tmp_path)
+    results = run_everything(api, tmp_path)
     forbidden = [r for r in api.requests if r.status == 403]
     assert not forbidden, [r.path for r in forbidden]
-    for finding in result.findings():
+    for finding in (f for result in results for f in result.findings()):
         assert "forbidden" not in finding["message"].lower(), finding
+    after = results[1]
+    assert after.findings("extension.components") and after.findings("extension.healthcheck")
     # and enforcement is real: without the manifest's rules the same run is refused
     api.set_rbac([])
-    refused = run_everything(api, tmp_path)
+    refused, refused_after = run_everything(api, tmp_path)
+    unread = refused_after.findings("extension.healthcheck")
+    assert "forbidden" in json.dumps(unread).lower(), unread
     capacity = refused.findings("nodes.capacity")
     assert capacity and capacity[0]["status"] == "error", capacity
     assert (
@@ -180,11 +202,12 @@ def test_secret_values_never_leave_the_cluster(
     tmp_path: Path, kube_api: Any, secret_data: dict[str, str]
 ) -> None:
     api = kube_api(busy_cluster())
-    result = run_everything(api, tmp_path)
+    results = run_everything(api, tmp_path)
     key_b64 = base64.b64encode(
         api.get("secrets", "azureml-tls", "azureml")["data"]["key.pem"].encode()
     ).decode()
-    texts = [result.stdout, result.stderr, *(p.read_text() for p in (tmp_path / "out").iterdir())]
+    texts = [t for r in results for t in (r.stdout, r.stderr)]
+    texts += [p.read_text() for out in tmp_path.glob("out-*") for p in out.iterdir()]
     for text in texts:
         assert "PRIVATE KEY" not in text
         assert api.get("secrets", "azureml-tls", "azureml")["data"]["key.pem"] not in text
