@@ -203,12 +203,20 @@ def test_extension_wait_polls_until_it_settles(azure: Any) -> None:
     )
     arm: FakeArm = run.arm
     done = extension("azureml", AKS_ID, provisioning_state="Succeeded", config=ML_SETTINGS)
-    timer = threading.Timer(1.5, lambda: arm.put(done))
-    timer.start()
+    stop = threading.Event()
+
+    def settle_after_the_first_look() -> None:  # the install finishes while preflight polls
+        while not stop.is_set() and arm.count(r"/extensions$") == 0:
+            stop.wait(0.05)
+        arm.put(done)
+
+    flipper = threading.Thread(target=settle_after_the_first_look, daemon=True)
+    flipper.start()
     try:
-        result = run("--set", "extension_wait=8")
+        result = run("--set", "extension_wait=10")
     finally:
-        timer.cancel()
+        stop.set()
+        flipper.join(5)
     finding = only(result)
     assert finding["status"] == "pass", finding
     gets = arm.count(r"/extensions/azureml$")
