@@ -21,6 +21,24 @@ from preflight.model import STATUS_ORDER
 SEVERITY_DESC: tuple[str, ...] = tuple(s.value for s in reversed(STATUS_ORDER))
 _RANK = {status: rank for rank, status in enumerate(SEVERITY_DESC)}
 
+#: The verdict in words, before the install (readiness) and after it (``--set phase=after``).
+VERDICT_WORDS = {
+    "pass": "PASS: no blocking findings",
+    "warn": "WARN: ready, with warnings to review",
+    "fail": "FAIL: not ready",
+}
+AFTER_VERDICT_WORDS = {
+    "pass": "PASS: the installation checks out",
+    "warn": "WARN: installed, with warnings to review",
+    "fail": "FAIL: the installation needs attention",
+}
+
+
+def verdict_words(report: Mapping[str, Any]) -> dict[str, str]:
+    """The verdict words for this report's phase."""
+    return AFTER_VERDICT_WORDS if report.get("phase") == "after" else VERDICT_WORDS
+
+
 #: Built-in categories in the order the reports show them; any other category follows, sorted.
 KNOWN_CATEGORIES: tuple[str, ...] = (
     "connectivity",

@@ -23,20 +23,12 @@ from ._common import (
     results_of,
     status_of,
     summary_of,
+    verdict_words,
 )
 
 #: Rows of the findings table at most; GitHub caps a step summary at 1 MiB.
 MAX_ROWS = 200
-_VERDICT_WORDS = {
-    "pass": "PASS: no blocking findings",
-    "warn": "WARN: ready, with warnings to review",
-    "fail": "FAIL: not ready",
-}
-_AFTER_WORDS = {  # --set phase=after: verifying an installation
-    "pass": "PASS: the installation checks out",
-    "warn": "WARN: installed, with warnings to review",
-    "fail": "FAIL: the installation needs attention",
-}
+
 # Backslash escapes for Markdown punctuation that could start emphasis, code, links or strike-
 # through, or end a table cell; entities for what HTML would read as markup.
 _MD_ESCAPES = {
@@ -66,7 +58,7 @@ def render(report: Mapping[str, Any]) -> str:
     """The Markdown summary of a finished run."""
     summary = summary_of(report)
     verdict = summary["verdict"]
-    words = _AFTER_WORDS if report.get("phase") == "after" else _VERDICT_WORDS
+    words = verdict_words(report)
     lines = [f"## preflight: {words.get(verdict, escape(verdict).upper())}", ""]
     context = _context_line(report)
     if context:

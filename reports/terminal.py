@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._common import SEVERITY_DESC, by_severity, clean, results_of, status_of, summary_of
+from ._common import (
+    SEVERITY_DESC,
+    by_severity,
+    clean,
+    results_of,
+    status_of,
+    summary_of,
+    verdict_words,
+)
 
 STATUS_STYLES = {
     "pass": "green",
@@ -18,11 +26,6 @@ STATUS_STYLES = {
     "warn": "yellow",
     "fail": "bold red",
     "error": "bold magenta",
-}
-_VERDICT_TEXT = {
-    "pass": "PASS: no blocking findings",
-    "warn": "WARN: ready, with warnings to review",
-    "fail": "FAIL: not ready",
 }
 
 
@@ -73,7 +76,7 @@ def print_summary(report: Mapping[str, Any], console: Any) -> None:
     counts = ", ".join(f"{summary[s]} {s}" for s in SEVERITY_DESC)
     line = Text("Verdict: ")
     line.append(
-        _VERDICT_TEXT.get(verdict, clean(verdict).upper()),
+        verdict_words(report).get(verdict, clean(verdict).upper()),
         style=STATUS_STYLES.get(verdict, "bold"),
     )
     line.append(f"  ({counts})")
