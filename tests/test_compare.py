@@ -249,6 +249,8 @@ def test_after_run_with_baseline_names_the_warning_that_came_true(
     md = (after_dir / "summary.md").read_text()
     assert "### Before and after" in md and "came true: extension.installed" in md
     assert "came true: extension.installed" in after.stdout  # the terminal summary
+    assert "Verdict: FAIL: the installation needs attention" in after.stdout
+    assert md.startswith("## preflight: FAIL: the installation needs attention")
     assert TOKEN not in html + md + after.stdout
 
 
