@@ -21,6 +21,7 @@ from typing import Any
 from preflight.api import Context, Finding, KubeError, path_for
 
 from .azureml import NAMESPACE, Plan, as_bool, spec_for
+from .healthcodes import explain
 
 HELM_MANAGED_BY = "app.kubernetes.io/managed-by"
 HELM_RELEASE_NAME = "meta.helm.sh/release-name"
@@ -215,23 +216,14 @@ def setting_text(key: str, value: bool, source: str) -> str:
 
 # -- the extension's health-check codes ----------------------------------------------------------
 
-HEALTH_CHECK_NAMES = {
-    "E40001": "LOAD_BALANCER_NOT_SUPPORT",
-    "E40003": "INTERNAL_LOAD_BALANCER_NOT_SUPPORT",
-    "E40007": "INVALID_SSL_SETTING",
-    "E45002": "PROMETHEUS_CONFLICT",
-    "E45004": "AZUREML_FE_ROLE_CONFLICT",
-    "E45005": "AZUREML_FE_DEPLOYMENT_CONFLICT",
-}
-
 
 def code_details(code: str) -> dict[str, str]:
     """``{"health_check": "E40007 INVALID_SSL_SETTING"}``, as extension.config writes it."""
-    return {"health_check": f"{code} {HEALTH_CHECK_NAMES[code]}"}
+    return {"health_check": explain(code).text}
 
 
 def code_text(code: str) -> str:
-    return f"health check {code} {HEALTH_CHECK_NAMES[code]}"
+    return f"health check {explain(code).text}"
 
 
 # -- lists several checks share ------------------------------------------------------------------

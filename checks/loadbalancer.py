@@ -19,7 +19,8 @@ from typing import Any
 
 from preflight.api import Check, Context, Finding, Status
 
-from .azureml import DOCS_TROUBLESHOOT, Plan
+from .azureml import Plan
+from .healthcodes import DOCS_HEALTHCHECK
 from .kubeobjects import (
     Inventory,
     Read,
@@ -36,7 +37,6 @@ from .kubeobjects import (
     unverified,
 )
 
-DOCS_HEALTHCHECK = DOCS_TROUBLESHOOT + "#error-code-of-healthcheck"
 DOCS_ROUTER = (
     "https://learn.microsoft.com/azure/machine-learning/"
     "how-to-kubernetes-inference-routing-azureml-fe"
