@@ -552,7 +552,12 @@ def test_a_killed_run_leaves_nothing_running_and_cleanup_removes_the_rest(
         if process.poll() is None:
             process.kill()
     [ns] = run_namespaces(api)
-    wait_for(lambda: not runner.live(), timeout=15)
+
+    def job_failed() -> bool:  # the pod stops first, then the Job controller writes its verdict
+        jobs = api.objects("jobs", ns["metadata"]["name"])
+        return not runner.live() and bool(jobs and jobs[0]["status"].get("conditions"))
+
+    wait_for(job_failed, timeout=15)
     [job] = api.objects("jobs", ns["metadata"]["name"])
     [condition] = job["status"]["conditions"]
     assert (condition["type"], condition["reason"]) == ("Failed", "DeadlineExceeded")
