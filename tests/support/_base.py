@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -86,6 +87,36 @@ class BackgroundServer:
         self._join_threads()
         server.server_close()
         self._server = None
+
+    def _serve_maybe_tls(
+        self,
+        raw: socket.socket,
+        context: ssl.SSLContext | None,
+        handle: Callable[[socket.socket], Any],
+    ) -> None:
+        """One accepted connection: TLS handshake when ``context`` is given (bounded), then
+        ``handle(conn)``; tracked for stop() and closed at the end whatever happens."""
+        self._track(raw, True)
+        conn: socket.socket | None = None
+        try:
+            if context is not None:
+                raw.settimeout(10)
+                try:
+                    conn = context.wrap_socket(raw, server_side=True)
+                except (ssl.SSLError, OSError):
+                    return
+                conn.settimeout(None)
+                self._track(conn, True)
+            else:
+                conn = raw
+            handle(conn)
+        except Exception:  # noqa: BLE001 - a client vanishing mid-request is not our business
+            pass
+        finally:
+            for sock in (raw, conn):
+                if sock is not None:
+                    self._track(sock, False)
+                    close_quietly(sock)
 
     @property
     def running(self) -> bool:

@@ -96,7 +96,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import trustme
 import yaml
 
-from ._base import BackgroundServer, close_quietly
+from ._base import BackgroundServer
 
 if TYPE_CHECKING:  # pragma: no cover
     import kubernetes.client
@@ -1777,28 +1777,11 @@ class FakeKubeApi(BackgroundServer):
         self._close_socketserver()
 
     def _serve_connection(self, raw: socket.socket, client_address: Any) -> None:
-        self._track(raw, True)
-        conn: socket.socket | None = None
-        try:
-            if self._ssl_context is not None:
-                raw.settimeout(10)
-                try:
-                    conn = self._ssl_context.wrap_socket(raw, server_side=True)
-                except (ssl.SSLError, OSError):
-                    return
-                conn.settimeout(None)
-                self._track(conn, True)
-            else:
-                conn = raw
-            assert self._server is not None
-            _Handler(conn, client_address, self._server)
-        except Exception:  # noqa: BLE001 - a client vanishing mid-request is not our business
-            pass
-        finally:
-            for sock in (raw, conn):
-                if sock is not None:
-                    self._track(sock, False)
-                    close_quietly(sock)
+        server = self._server
+        assert server is not None
+        self._serve_maybe_tls(
+            raw, self._ssl_context, lambda conn: _Handler(conn, client_address, server)
+        )
 
     # -- request handling -----------------------------------------------------------------------
     def _read_body(self, h: _Handler) -> bytes:
