@@ -14,34 +14,20 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import trustme  # noqa: E402
+from _timing import timed  # noqa: E402 - benchmarks/ is the script directory
 from support.arm_server import FakeArm, write_azure_profile  # noqa: E402
 from support.azure_objects import agent_pool, managed_cluster, provider  # noqa: E402
 from support.tls import write_ca_bundle  # noqa: E402
 
 SUB = "00000000-0000-0000-0000-000000000001"
-
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        argv,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
-        timeout=120,
-    )
-    return time.perf_counter() - started
 
 
 def main() -> None:

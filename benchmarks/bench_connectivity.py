@@ -15,10 +15,8 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
@@ -26,6 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from _timing import timed  # noqa: E402 - benchmarks/ is the script directory
 from support import Blackhole, DnsServer, TlsHttpServer, write_ca_bundle  # noqa: E402
 
 
@@ -43,19 +42,6 @@ def write_profile(directory: Path, names: list[str], port: int, label: str) -> P
     path = directory / f"{label}.yaml"
     path.write_text(yaml.safe_dump({"name": label, "cloud": "AzureCloud", "hosts": hosts}))
     return path
-
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        argv,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
-        timeout=120,
-    )
-    return time.perf_counter() - started
 
 
 def main() -> None:

@@ -93,18 +93,6 @@ CRASH_REASONS = {
     "ContainerCannotRun",
 }
 CONFIG_REASONS = {"CreateContainerConfigError", "CreateContainerError"}
-_NETWORK_WORDS = (
-    "i/o timeout",
-    "no such host",
-    "connection refused",
-    "dial tcp",
-    "tls handshake timeout",
-    "context deadline exceeded",
-    "network is unreachable",
-    "connection reset",
-    "x509",
-    "proxyconnect",
-)
 _AUTH_WORDS = ("unauthorized", "401", "403", "authentication required", "denied", "forbidden")
 _MISSING_WORDS = ("not found", "manifest unknown", "name unknown", "does not exist")
 _NODES_RE = re.compile(r"(\d+)/(\d+) nodes are available")

@@ -26,10 +26,12 @@ from .azure_common import (
     Problem,
     arm_error_problem,
     arm_missing,
+    cluster_document,
     cluster_problem,
     missing_parameters_text,
     shared,
 )
+from .azure_ranges import read_json
 from .azureml import EXTENSION_TYPE
 from .extension_config import cluster_type_of
 
@@ -155,9 +157,6 @@ def cluster_resource_id(ctx: Context, kind: str) -> tuple[str, list[str]]:
     are missing when it cannot be built."""
     aks_json = ctx.param("aks_json")
     if aks_json and kind == "aks":
-        from .azure_common import cluster_document
-        from .azure_ranges import read_json
-
         try:
             document = cluster_document(read_json(aks_json))
         except (OSError, ValueError):

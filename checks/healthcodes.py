@@ -30,7 +30,6 @@ from typing import Any
 from .azureml import DOCS_SETTINGS, DOCS_TROUBLESHOOT
 
 DOCS_HEALTHCHECK = DOCS_TROUBLESHOOT + "#error-code-of-healthcheck"
-DOCS_HEALTHCHECK_REPORT = DOCS_TROUBLESHOOT + "#healthcheck-of-extension"
 DOCS_NETWORK = (
     "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall"
     "#scenario-use-kubernetes-compute"
@@ -212,10 +211,6 @@ def normalize_code(value: object) -> str | None:
         return None
     match = _CODE_RE.match(str(value))
     return f"E{match.group(1)}" if match else None
-
-
-def is_known(code: str) -> bool:
-    return normalize_code(code) in CODES
 
 
 def explain(code: str) -> CodeInfo:

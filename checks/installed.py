@@ -19,7 +19,7 @@ import re
 import time
 from typing import Any
 
-from preflight.api import ArmError, Check, Context, Finding, Status
+from preflight.api import ArmError, Check, Context, Finding, Status, parse_resource_id
 
 from .azureml import DOCS_TROUBLESHOOT, EXTENSION_TYPE
 from .conflicts import DEFAULT_EXTENSION_NAME
@@ -331,12 +331,7 @@ def _status_text(ext: InstalledExtension) -> str:
 
 def _show_command(read: ExtensionsRead, ext: InstalledExtension) -> str:
     cluster_type = "managedClusters" if read.cluster_kind == "aks" else "connectedClusters"
-    group = ""
-    parts = read.cluster_id.split("/")
-    lowered = [p.lower() for p in parts]
-    if "resourcegroups" in lowered:
-        index = lowered.index("resourcegroups")
-        group = parts[index + 1] if index + 1 < len(parts) else ""
+    group = parse_resource_id(read.cluster_id).get("resource_group", "")
     return (
         f"az k8s-extension show --name {ext.name} --cluster-type {cluster_type} --cluster-name "
         f"{read.cluster_name} --resource-group {group or '<rg>'}"
