@@ -21,6 +21,15 @@ Variants (keyword arguments):
 
 ``HttpServer`` is the plain-HTTP twin (port-80-style hosts); it records requests the same way.
 
+Different answers per request (both servers): ``routes`` maps ``"/path"`` or ``"METHOD /path"``
+to a response ``(status, headers, body)`` or to a callable ``request -> response``; a path with a
+query string also matches its bare-path key. ``responder`` is a callable ``HttpRequest ->
+(status, headers, body) | None`` consulted first (``None``: fall through). Anything unmatched
+gets ``status``/``headers``/``body``. ``support.azure_services`` has ready-made responses::
+
+    TlsHttpServer(["myacr.azurecr.io"], ca, status=404,
+                  routes={"/v2/": azure_services.acr_v2_challenge("myacr.azurecr.io")})
+
 Handshakes the *client* aborts (e.g. "unknown ca") are recorded in ``tls_errors``, so a test can
 show the client really connected and rejected the certificate.
 """
@@ -33,7 +42,7 @@ import os
 import socket
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -48,6 +57,8 @@ __all__ = [
     "Handshake",
     "HttpRequest",
     "HttpServer",
+    "Response",
+    "Responder",
     "TlsHttpServer",
     "client_ssl_context",
     "write_ca_bundle",
@@ -57,6 +68,11 @@ __all__ = [
 INSPECTION_CA_NAME = "Contoso Inspection CA"
 
 _NO_BODY_STATUSES = {204, 304}
+
+#: What a route or responder answers: ``(status, headers, body)``; a ``str`` body is UTF-8.
+Response = tuple[int, Mapping[str, str], bytes | str]
+#: ``request -> response``, or ``None`` to fall through to ``routes`` and the default answer.
+Responder = Callable[["HttpRequest"], Response | None]
 
 
 @dataclass(frozen=True)
@@ -116,25 +132,33 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         sni = getattr(self.connection, "test_sni", None)
-        owner._record(
-            HttpRequest(
-                method=self.command,
-                path=self.path,
-                host=self.headers.get("Host"),
-                sni=sni,
-                headers={k: v for k, v in self.headers.items()},
-                body=body,
-            )
+        request = HttpRequest(
+            method=self.command,
+            path=self.path,
+            host=self.headers.get("Host"),
+            sni=sni,
+            headers={k: v for k, v in self.headers.items()},
+            body=body,
         )
-        status = owner.status
-        self.send_response(status)
-        for key, value in owner.headers.items():
+        owner._record(request)
+        status, headers, payload = owner._answer(request)
+        given = {k.lower() for k in headers}
+        self.send_response_only(status)
+        if "server" not in given:  # a route's own Server/Date replace the stdlib's
+            self.send_header("Server", self.version_string())
+        if "date" not in given:
+            self.send_header("Date", self.date_time_string())
+        for key, value in headers.items():
             self.send_header(key, value)
-        if status not in _NO_BODY_STATUSES and not 100 <= status < 200:
-            self.send_header("Content-Length", str(len(owner.body)))
+        if (
+            status not in _NO_BODY_STATUSES
+            and not 100 <= status < 200
+            and not given & {"content-length", "transfer-encoding"}
+        ):
+            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD" and status not in _NO_BODY_STATUSES:
-            self.wfile.write(owner.body)
+            self.wfile.write(payload)
 
 
 class _Server(HTTPServer):
@@ -165,12 +189,17 @@ class HttpServer(BackgroundServer):
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
         accept_then_silence: bool = False,
+        routes: Mapping[str, Response | Responder] | None = None,
+        responder: Responder | None = None,
     ) -> None:
         super().__init__()
         self.status = status
         self.headers: dict[str, str] = dict(headers or {})
         self.body = body
         self.accept_then_silence = accept_then_silence
+        #: ``"/path"`` or ``"METHOD /path"`` -> response or ``request -> response``.
+        self.routes: dict[str, Response | Responder] = dict(routes or {})
+        self.responder = responder
         self.connections = 0
         self._requests: list[HttpRequest] = []
         self._lock = threading.Lock()
@@ -187,6 +216,29 @@ class HttpServer(BackgroundServer):
     def _record(self, request: HttpRequest) -> None:
         with self._lock:
             self._requests.append(request)
+
+    def _answer(self, request: HttpRequest) -> tuple[int, Mapping[str, str], bytes]:
+        """``responder``, then ``routes`` (method+path, path, bare path), then the default."""
+        found: Response | None = None
+        if self.responder is not None:
+            found = self.responder(request)
+        if found is None:
+            bare = request.path.split("?", 1)[0]
+            for key in (
+                f"{request.method} {request.path}",
+                request.path,
+                f"{request.method} {bare}",
+                bare,
+            ):
+                if key in self.routes:
+                    route = self.routes[key]
+                    found = route(request) if callable(route) else route
+                    if found is not None:
+                        break
+        if found is None:
+            return self.status, self.headers, self.body
+        status, headers, body = found
+        return int(status), dict(headers), body.encode() if isinstance(body, str) else body
 
     @property
     def url(self) -> str:
@@ -263,10 +315,17 @@ class TlsHttpServer(HttpServer):
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
         handshake_timeout: float = 10.0,
+        routes: Mapping[str, Response | Responder] | None = None,
+        responder: Responder | None = None,
     ) -> None:
         """``ca`` is the CA clients are meant to trust (a new one if None)."""
         super().__init__(
-            status, headers=headers, body=body, accept_then_silence=accept_then_silence
+            status,
+            headers=headers,
+            body=body,
+            accept_then_silence=accept_then_silence,
+            routes=routes,
+            responder=responder,
         )
         self.hostnames = list(hostnames)
         if not self.hostnames:
