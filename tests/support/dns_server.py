@@ -17,6 +17,9 @@ can be pointed at it with ``--nameserver 127.0.0.1:PORT``::
         silent={"slow.example"},       # recorded, never answered (per-name timeout)
         delay=0.2,                     # every answer sent 200 ms late (timers, not sleeps)
         delays={"mcr.microsoft.com": 1.0},  # per-name delay overrides ``delay``
+        truncate={"big.example"},      # UDP answer: header + question, TC bit, no records;
+                                       # the full answer comes over TCP
+        tcp_refused=False,             # True: TCP on the port is refused (RST), UDP answers
     ) as dns:
         ...  # dns.address == "127.0.0.1:PORT"
         # dns.queries == [Query("mcr.microsoft.com", "A", "udp")]
@@ -26,6 +29,10 @@ asked type (e.g. only A, asked AAAA) gets NOERROR/no-data, as real DNS does. Nam
 table get ``unknown`` (default ``"nxdomain"``; also ``"refused"``, ``"servfail"``, ``"nodata"``,
 ``"silent"``). The tables are plain attributes read at query time, so a test may change them
 while the server runs.
+
+``truncate`` plus ``tcp_refused=True`` is a resolver (or a middlebox in front of one) that
+truncates over UDP while TCP 53 is blocked: a client's TCP retry gets "connection refused".
+The port's TCP side stays bound (not listening) so nothing else can take it.
 
 Delays never block other queries: a delayed UDP answer is sent from a ``threading.Timer``; each
 TCP connection has its own thread. 30 concurrent queries with ``delay=0.2`` finish in ~0.2 s.
@@ -112,10 +119,12 @@ class DnsServer(BackgroundServer):
         delay: float = 0.0,
         delays: Mapping[str, float] | None = None,
         ttl: int = 60,
+        tcp_refused: bool = False,
     ) -> None:
         """Configure the tables; nothing is bound until ``start()``.
 
         ``truncate``: names whose UDP answers carry only the TC bit (clients must retry over TCP).
+        ``tcp_refused``: keep the TCP side of the port bound but not listening (connect: RST).
         """
         super().__init__()
         if unknown not in _OUTCOMES:
@@ -131,6 +140,7 @@ class DnsServer(BackgroundServer):
         self.delay = delay
         self.delays: dict[str, float] = {_norm(k): v for k, v in (delays or {}).items()}
         self.ttl = ttl
+        self.tcp_refused = tcp_refused
         self._queries: list[Query] = []
         self._lock = threading.Lock()
         self._udp: socket.socket | None = None
@@ -274,6 +284,18 @@ class DnsServer(BackgroundServer):
     def _start(self) -> None:
         self._udp, self._tcp = bind_udp_tcp_pair(self.host)
         self.port = self._udp.getsockname()[1]
+        for _ in range(20):
+            if not self.tcp_refused:
+                break
+            try:
+                self._tcp = _unlisten(self._tcp)
+                break
+            except OSError:  # someone took the TCP port between close and bind: new pair
+                close_quietly(self._udp)
+                self._udp, self._tcp = bind_udp_tcp_pair(self.host)
+                self.port = self._udp.getsockname()[1]
+        else:
+            raise OSError("could not hold a non-listening TCP port next to the UDP one")
         self._wake_r, self._wake_w = socket.socketpair()
         self._spawn(self._serve, name=f"dns-{self.port}")
 
@@ -299,7 +321,8 @@ class DnsServer(BackgroundServer):
         assert self._udp and self._tcp and self._wake_r
         sel = selectors.DefaultSelector()
         sel.register(self._udp, selectors.EVENT_READ, "udp")
-        sel.register(self._tcp, selectors.EVENT_READ, "tcp")
+        if not self.tcp_refused:
+            sel.register(self._tcp, selectors.EVENT_READ, "tcp")
         sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         try:
             while not self._stopping.is_set():
@@ -380,6 +403,25 @@ class DnsServer(BackgroundServer):
             with self._lock:
                 self._conns.discard(conn)
             close_quietly(conn)
+
+
+def _unlisten(listening: socket.socket) -> socket.socket:
+    """A TCP socket bound to the same address as ``listening`` but not listening.
+
+    A listening socket cannot go back to not listening, so it is closed and the address re-bound
+    at once (``OSError`` if another process took it in between: the caller retries with a new
+    pair). Connections to the bound, non-listening socket are refused with RST.
+    """
+    address = listening.getsockname()
+    listening.close()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _recv_exactly(conn: socket.socket, n: int) -> bytes | None:
