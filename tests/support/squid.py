@@ -38,7 +38,8 @@ self-tests in ``tests/test_support_network.py``):
       Server: squid/5.7
       Mime-Version: 1.0
       Content-Type: text/html;charset=utf-8
-      Content-Length: 3075              (about 3 KB)
+      Content-Length: 3075              (about 3 KB: the page embeds the URL; this is for
+                                         CONNECT mcr.microsoft.com:8443)
       X-Squid-Error: ERR_ACCESS_DENIED 0
       Vary: Accept-Language
       Content-Language: en
@@ -71,8 +72,9 @@ self-tests in ``tests/test_support_network.py``):
 - With ``auth``: no ``Proxy-Authorization`` *or wrong credentials* both get
   ``407 Proxy Authentication Required`` with ``Proxy-Authenticate: Basic realm="preflight-squid"``
   and ``X-Squid-Error: ERR_CACHE_ACCESS_DENIED 0`` (unlike tinyproxy, which answers wrong
-  credentials with 401). The port rules come first: a CONNECT to a non-SSL port gets the 403
-  even without credentials.
+  credentials with 401); the access log names the user it was given even when the password was
+  wrong. The port rules come first: a CONNECT to a non-SSL port gets the 403 even without
+  credentials.
 - Started as root, squid switches to ``cache_effective_user`` (``proxy`` on Debian) and refuses
   to run as root, so the work directory is a fresh ``/tmp/squid-*`` owned by that user (not the
   test's ``tmp_path``, which that user cannot reach). Logs are copied into memory at ``stop()``.
