@@ -33,13 +33,17 @@ from support import (  # noqa: E402
     Dnsmasq,
     DnsServer,
     HttpServer,
+    InspectingProxy,
     MiniConnectProxy,
+    MisbehavingServer,
     RefusedPort,
     SilentDnsServer,
+    Squid,
     Tinyproxy,
     TlsHttpServer,
     ToolUnavailable,
     dnsmasq_available,
+    squid_available,
     write_ca_bundle,
 )
 from support._base import BackgroundServer  # noqa: E402
@@ -114,16 +118,38 @@ def ca_bundle(tls_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> P
 def tls_server(tls_ca: trustme.CA) -> Iterator[Callable[..., TlsHttpServer]]:
     """Factory: ``tls_server(hostnames=["localhost"], status=204, *, untrusted=False,
     expired=False, tls_then_silence=False, accept_then_silence=False, headers=None, body=b"",
-    ca=tls_ca)`` -> a started ``TlsHttpServer`` whose certificate chains to ``tls_ca``
-    (unless ``untrusted``)."""
+    routes=None, responder=None, ca=tls_ca)`` -> a started ``TlsHttpServer`` whose certificate
+    chains to ``tls_ca`` (unless ``untrusted``). ``routes``/``responder``: see ``http_server``."""
     yield from _factory(TlsHttpServer, ca=tls_ca)
 
 
 @pytest.fixture
 def http_server() -> Iterator[Callable[..., HttpServer]]:
     """Factory: ``http_server(status=204, *, headers=None, body=b"",
-    accept_then_silence=False)`` -> a started plain ``HttpServer``."""
+    accept_then_silence=False, routes=None, responder=None)`` -> a started plain
+    ``HttpServer``. ``routes={"/path" or "METHOD /path": (status, headers, body) or callable}``
+    and ``responder(request) -> (status, headers, body) | None`` answer per request (also on
+    ``tls_server``); ``support.azure_services`` has Azure's real answers."""
     yield from _factory(HttpServer)
+
+
+@pytest.fixture
+def misbehaving_server(tls_ca: trustme.CA) -> Iterator[Callable[..., MisbehavingServer]]:
+    """Factory: ``misbehaving_server(behaviour, *, tls=False, hostnames=("localhost",),
+    ca=tls_ca, framing="chunked", chunk=b"x"*1024, interval=0.01, garbage=DEFAULT_GARBAGE,
+    abort="close_notify")`` -> a started ``MisbehavingServer``. ``behaviour``:
+    ``"endless_body"`` (200, body never ends), ``"stalled_chunked"`` (first chunk, then
+    silence), ``"garbage"`` (non-HTTP bytes), ``"no_response"`` (close after the request),
+    ``"tls_abort"`` (TLS 1.3 handshake, then close_notify / fin / rst before the request)."""
+    yield from _factory(MisbehavingServer, ca=tls_ca)
+
+
+@pytest.fixture
+def garbage_proxy() -> Iterator[MisbehavingServer]:
+    """A started "proxy" that answers garbage to CONNECT (and to anything else): ``.url``
+    is ``http://127.0.0.1:PORT``."""
+    with MisbehavingServer("garbage") as server:
+        yield server
 
 
 # -- TCP failure modes -------------------------------------------------------------------------
@@ -171,6 +197,30 @@ def tinyproxy(tmp_path: Path) -> Iterator[Callable[..., Tinyproxy]]:
     finally:
         for proxy in reversed(started):
             proxy.stop()
+
+
+@pytest.fixture
+def squid() -> Iterator[Callable[..., Squid]]:
+    """Factory: ``squid(*, ssl_ports=(), hosts=None, auth=None)`` -> a started real ``Squid``
+    with Debian's default access rules: CONNECT only to 443 and ``ssl_ports`` (else the real
+    ``403`` ``X-Squid-Error: ERR_ACCESS_DENIED 0``), plain requests to ``Safe_ports``;
+    ``hosts={name: ip}`` is how squid resolves names; ``auth=("u", "p")`` requires basic
+    credentials (407 without or with wrong ones). See ``support/squid.py``. Skips if squid is
+    not installed."""
+    if not squid_available():
+        pytest.skip("squid not installed (apt-get install -y squid)")
+    yield from _factory(Squid)
+
+
+@pytest.fixture
+def inspecting_proxy(tls_ca: trustme.CA) -> Iterator[Callable[..., InspectingProxy]]:
+    """Factory: ``inspecting_proxy(*, modes=None, default_mode="pass", upstream=None,
+    upstream_ca=tls_ca, intermediate=False)`` -> a started ``InspectingProxy``: a TLS-inspecting
+    proxy whose own CA (``.ca``, organization "Contoso TLS Inspection"; ``.write_ca_bundle``)
+    signs a leaf per CONNECT host; per-host mode ``"pass"`` (forward to ``upstream[host]``,
+    verified with ``upstream_ca``), ``"502"``/``"503"``/``"504"`` (gateway error page) or
+    ``"block403"``/``"block200"`` (block page). See ``support/mitm.py``."""
+    yield from _factory(InspectingProxy, upstream_ca=tls_ca)
 
 
 @pytest.fixture
