@@ -55,6 +55,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
@@ -244,6 +245,7 @@ def _page(status: int, host: str, url: str) -> bytes:
             f"<p>URL: {u}</p>\n<p>Category: Uncategorized</p>\n"
             "<p>If you believe this is an error, contact your IT help desk and quote the "
             "reference below.</p>\n"
+            f"<p>Reference: {uuid.uuid4().hex[:16]}</p>\n"
         )
     else:
         title = "Contoso Secure Web Gateway - Error"
