@@ -72,6 +72,8 @@ ENABLE = "add --in-cluster to `preflight run` (it needs a cluster, and an image 
 
 PARAMETERS = {
     "probe_per": "pool (default: one probe pod per node pool) or node (one per node)",
+    "probe_max_pods": "most probe pods in the cluster at once (default 20); more pools or "
+    "nodes than that are probed in waves",
     "probe_nameserver": "DNS server the probe pods resolve with, HOST[:PORT] (default: the "
     "pods' own resolver, i.e. the cluster's DNS)",
 }
@@ -80,6 +82,11 @@ PARAMETERS = {
 def _validate_probe_per(value: str) -> None:
     if value.strip().lower() not in ("pool", "node"):
         raise ValueError("expected pool or node")
+
+
+def _validate_max_pods(value: str) -> None:
+    if not value.strip().isdigit() or not 1 <= int(value) <= 500:
+        raise ValueError("expected a whole number from 1 to 500")
 
 
 def _validate_nameserver(value: str) -> None:
@@ -224,7 +231,11 @@ def _profile_text(ctx: Context) -> str:
     profile = ctx.profile
     hosts = []
     for spec in profile.hosts:
-        entry = {k: v for k, v in dataclasses.asdict(spec).items() if v not in (None, "", ())}
+        entry = {
+            k: v
+            for k, v in dataclasses.asdict(spec).items()
+            if v not in (None, "", ()) and k != "locations"
+        }
         entry["host"] = entry.pop("template")
         entry["needed_for"] = list(spec.needed_for)
         entry["required"], entry["tls"], entry["port"] = spec.required, spec.tls, spec.port
@@ -372,15 +383,34 @@ def _run_fleet(ctx: Context) -> FleetResult:
             )
             return False
 
-    # every pod is created before any is waited on, so they all run at the same time; the
-    # waits only poll (one thread each, up to 64)
-    with ThreadPoolExecutor(max_workers=min(16, len(runs))) as pool:
-        started = [run for run, ok in zip(runs, pool.map(start, runs), strict=True) if ok]
-    if started:
-        with ThreadPoolExecutor(max_workers=min(64, len(started))) as pool:
-            list(pool.map(lambda r: _collect_guarded(ctx, namespace, r, limit), started))
+    def one(run: ProbeRun) -> None:
+        if not ctx.cancelled.is_set() and start(run):
+            _collect_guarded(ctx, namespace, run, limit)
+
+    # at most probe_max_pods probe pods exist at once (a 300-node cluster with probe_per=node
+    # gets waves, not 300 pods): each worker creates a pod, waits for it, then takes the next
+    with ThreadPoolExecutor(max_workers=min(max_pods(ctx), len(runs))) as pool:
+        list(pool.map(one, runs))
+    for run in runs:
+        if not run.lines and run.problem is None and ctx.cancelled.is_set():
+            run.problem = _pod_problem(
+                run.target,
+                "not probed: the run was interrupted before this pool's turn",
+                "run preflight again",
+                {"pod_outcome": "interrupted"},
+            )
+            run.problem.status = Status.ERROR
     result.runs = runs
     return result
+
+
+DEFAULT_MAX_PODS = 20
+
+
+def max_pods(ctx: Context) -> int:
+    """``--set probe_max_pods`` (validated at start-up), default ``DEFAULT_MAX_PODS``."""
+    value = ctx.param("probe_max_pods")
+    return int(value) if value else DEFAULT_MAX_PODS
 
 
 def _where(target: Target, node: str | None = None) -> str:
@@ -511,20 +541,31 @@ def _finding(hosts: Mapping[str, Host], run: ProbeRun, line: Mapping[str, Any]) 
     node = line.get("node") or run.node
     if host is not None:
         details.update(host.details())
-        if status in (Status.FAIL, Status.WARN):
-            status = Status.FAIL if host.required else Status.WARN
+        if status == Status.FAIL and not host.required:  # optional for this run: never fail
+            status = Status.WARN
+    raw_proxy = line.get("proxy")
+    proxy: Mapping[str, Any] = raw_proxy if isinstance(raw_proxy, dict) else {}
+    used = proxy.get("url") or "none"
+    source = {
+        "platform": "from the pod's environment, as the platform injects it",
+        "probe_proxy": "--set probe_proxy",
+        "none": "opted out of the platform's proxy",
+    }.get(str(proxy.get("source")), "from the pod's environment")
     details.update(
         probe_check=line.get("check"),
         node=node,
         node_pool=run.target.pool,
         vantage="in-cluster",
+        proxy_used=used,
+        proxy_source=source,
     )
     where = _where(run.target, node)
+    via = f"proxy {used} ({source})" if used != "none" else f"no proxy ({source})"
     message = str(line.get("message") or "")
     return Finding(
         status,
         str(target) if target is not None else None,
-        f"from {where}: {message}" if message else f"from {where}",
+        f"from {where}, {via}: {message}" if message else f"from {where}, {via}",
         str(line.get("remediation") or ""),
         line.get("docs"),
         details=details,
@@ -539,7 +580,11 @@ class InClusterConnectivity(Check):
     needs = ("kube",)
     docs = IN_CLUSTER_DOCS
     parameters = PARAMETERS
-    validators = {"probe_per": _validate_probe_per, "probe_nameserver": _validate_nameserver}
+    validators = {
+        "probe_per": _validate_probe_per,
+        "probe_nameserver": _validate_nameserver,
+        "probe_max_pods": _validate_max_pods,
+    }
 
     def run(self, ctx: Context) -> list[Finding]:
         if not ctx.in_cluster:

@@ -293,6 +293,7 @@ class SmokeInference(Check):
                 ports=[PORT],
                 readiness_path="/healthz",
                 resources=RESOURCES,
+                proxy="none",  # its traffic stays inside the cluster
             ),
             service_manifest(ctx, MODEL, port=PORT),
             job_manifest(
@@ -302,6 +303,7 @@ class SmokeInference(Check):
                 args=load_args,
                 active_deadline_s=job_deadline,
                 resources=RESOURCES,
+                proxy="none",  # the Service it loads is in the cluster: no proxy in between
             ),
         ]
         details: dict[str, Any] = {"kind": "direct", "enabled_by": why, "namespace": ns.name}

@@ -48,7 +48,6 @@ import copy
 import datetime as dt
 import json
 import math
-import os
 import re
 import threading
 import time
@@ -105,8 +104,8 @@ PARAMETERS: dict[str, str] = {
     "probe_node_selector": "comma list of key=value node labels preflight's pods must run on",
     "probe_tolerations": "comma list of taints preflight's pods tolerate: key[=value][:Effect], "
     "or * for every taint",
-    "probe_proxy": "HTTP(S) proxy URL for preflight's pods, or none (default: --proxy or "
-    "HTTPS_PROXY/HTTP_PROXY/NO_PROXY of this machine)",
+    "probe_proxy": "HTTP(S) proxy URL for preflight's probe pods, or none (default: whatever "
+    "the platform injects into pods, e.g. AKS's httpProxyConfig; never this machine's proxy)",
 }
 
 #: what the pods ask for: enough for a Python process doing network probes
@@ -255,35 +254,33 @@ class PodProxy:
         return [u for u in (self.https, self.http) if u]
 
 
-def pod_proxy(ctx: Context) -> PodProxy | None:
-    """Which proxy the pods use: ``--set probe_proxy`` (``none``: no proxy), else ``--proxy``,
-    else this machine's HTTPS_PROXY/HTTP_PROXY. NO_PROXY keeps this machine's entries and adds
-    in-cluster names (``.svc``, ``.cluster.local``, ``kubernetes.default``, loopback) so that
-    Service traffic between preflight's own pods never goes to the proxy.
+#: the pod annotation that keeps AKS from injecting its httpProxyConfig into a pod
+#: (https://learn.microsoft.com/azure/aks/http-proxy)
+NO_PROXY_VARS_ANNOTATION = "kubernetes.azure.com/no-http-proxy-vars"
+#: tells ``preflight probe`` where its proxy variables came from (reported with each finding)
+PROXY_SOURCE_ENV = "PREFLIGHT_PROXY_SOURCE"
 
-    The cluster's egress path is usually the same proxy as this machine's (both sit behind the
-    corporate one); where it is not, ``--set probe_proxy`` says which."""
-    explicit = ctx.param("probe_proxy")
-    env = os.environ
-    if explicit is not None and explicit.strip().lower() == "none":
+
+def pod_proxy(ctx: Context, policy: str = "cluster") -> PodProxy | None:
+    """The proxy preflight itself puts into a pod: only ``--set probe_proxy=URL``.
+
+    By default (``policy="cluster"``) a pod gets what the platform gives every pod (AKS injects
+    its ``httpProxyConfig`` through an admission webhook), so probes measure the cluster's path,
+    never this machine's ``--proxy`` or environment. ``policy="none"`` (pods whose traffic stays
+    inside the cluster) and ``--set probe_proxy=none`` opt the pod out of that injection."""
+    explicit = (ctx.param("probe_proxy") or "").strip()
+    if policy == "none" or not explicit or explicit.lower() == "none":
         return None
-    https: str | None
-    http: str | None
-    if explicit:
-        https = http = explicit.strip()
-    elif ctx.options.proxy:
-        https = http = ctx.options.proxy.strip()
-    else:
-        https = env.get("HTTPS_PROXY") or env.get("https_proxy") or None
-        http = env.get("HTTP_PROXY") or env.get("http_proxy") or None
-    if not https and not http:
-        return None
-    entries = [e.strip() for e in (env.get("NO_PROXY") or env.get("no_proxy") or "").split(",")]
-    entries = [e for e in entries if e]
-    for extra in IN_CLUSTER_NO_PROXY:
-        if extra not in entries:
-            entries.append(extra)
-    return PodProxy(https, http, ",".join(entries))
+    return PodProxy(explicit, explicit, ",".join(IN_CLUSTER_NO_PROXY))
+
+
+def proxy_source(ctx: Context, policy: str = "cluster") -> str:
+    """``probe_proxy`` (preflight set it), ``none`` (opted out) or ``platform`` (whatever the
+    cluster injects, possibly nothing)."""
+    explicit = (ctx.param("probe_proxy") or "").strip().lower()
+    if policy == "none" or explicit == "none":
+        return "none"
+    return "probe_proxy" if explicit else "platform"
 
 
 def _proxy_env(proxy: PodProxy | None) -> list[dict[str, Any]]:
@@ -353,6 +350,7 @@ def pod_template(
     ports: Sequence[int] = (),
     readiness_path: str | None = None,
     restart_policy: str = "Never",
+    proxy: str = "cluster",
 ) -> dict[str, Any]:
     """A PodTemplateSpec (``{"metadata", "spec"}``) for one container running ``command``.
 
@@ -362,7 +360,9 @@ def pod_template(
       ``node_name`` pins the pod to one node through node affinity on ``metadata.name`` (as the
       DaemonSet controller does), so the scheduler still explains a refusal and taints still
       count; ``tolerations`` added to ``--set probe_tolerations``;
-    - proxy variables (``pod_proxy``), ``env`` on top;
+    - ``proxy``: ``cluster`` (the default) leaves the proxy to the platform (AKS injects its
+      ``httpProxyConfig``) unless ``--set probe_proxy`` names one; ``none`` opts the pod out
+      (for traffic that stays in the cluster); ``env`` on top;
     - the restricted Pod Security profile: non-root uid 65532, no privilege escalation, every
       capability dropped, RuntimeDefault seccomp, read-only root file system (``/tmp`` is an
       emptyDir);
@@ -378,7 +378,8 @@ def pod_template(
     selector.update(node_selector or {})
     all_tolerations = parse_tolerations(ctx.param("probe_tolerations"))
     all_tolerations += [dict(t) for t in tolerations or ()]
-    container_env = _proxy_env(pod_proxy(ctx))
+    container_env = _proxy_env(pod_proxy(ctx, proxy))
+    container_env.append({"name": PROXY_SOURCE_ENV, "value": proxy_source(ctx, proxy)})
     container_env.append({"name": "PYTHONDONTWRITEBYTECODE", "value": "1"})
     for key, value in (env or {}).items():
         container_env = [e for e in container_env if e["name"] != key]
@@ -439,7 +440,10 @@ def pod_template(
     pull = parse_pull_secrets(ctx.param("image_pull_secrets"))
     if pull:
         spec["imagePullSecrets"] = [{"name": secret} for _, secret in pull]
-    return {"metadata": {"labels": labels_for(ctx, name)}, "spec": spec}
+    metadata: dict[str, Any] = {"labels": labels_for(ctx, name)}
+    if proxy_source(ctx, proxy) != "platform":
+        metadata["annotations"] = {NO_PROXY_VARS_ANNOTATION: "true"}
+    return {"metadata": metadata, "spec": spec}
 
 
 def pod_manifest(
@@ -457,7 +461,7 @@ def pod_manifest(
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "labels": built["metadata"]["labels"]},
+        "metadata": {"name": name, **built["metadata"]},
         "spec": built["spec"],
     }
 

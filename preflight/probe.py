@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import ssl
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -37,6 +36,7 @@ from preflight.errors import UsageError
 #: checks a probe runs when --check is not given: the ones whose answer depends on the vantage
 DEFAULT_CHECKS = ("dns.resolve", "egress.https")
 NODE_ENV, POOL_ENV = "PREFLIGHT_NODE_NAME", "PREFLIGHT_NODE_POOL"
+PROXY_SOURCE_ENV = "PREFLIGHT_PROXY_SOURCE"
 ENV_PREFIX = "env:"
 
 
@@ -55,18 +55,6 @@ def _profile(value: str) -> Any:
     if value.startswith(ENV_PREFIX):
         return load_profile_text(_from_env("--profile", value), f"${value[len(ENV_PREFIX) :]}")
     return load_profile(value)
-
-
-def _tls_from_text(pem: str, label: str) -> ssl.SSLContext:
-    """Verified TLS trusting the system store plus the PEM certificates in ``pem``.
-
-    A pod's root file system is read-only, so the bundle is loaded from memory, not a file."""
-    context = ssl.create_default_context()
-    try:
-        context.load_verify_locations(cadata=pem)
-    except (ssl.SSLError, ValueError) as exc:
-        raise UsageError(f"--ca-bundle {label}: cannot load PEM certificates ({exc})") from None
-    return context
 
 
 def prepare_probe(params: Mapping[str, Any]) -> tuple[Any, list[Any]]:
@@ -97,6 +85,8 @@ def prepare_probe(params: Mapping[str, Any]) -> tuple[Any, list[Any]]:
         params=values,
         nameservers=[parse_nameserver(n) for n in params.get("nameserver") or ()],
         ca_bundle=None if ca_text is not None else ca_bundle,
+        ca_text=ca_text,
+        ca_label=ca_bundle,
         proxy=params.get("proxy") or None,
         timeout=_positive("--timeout", params.get("timeout", 5)),
         deadline=_positive("--deadline", params.get("deadline", 120)),
@@ -104,8 +94,6 @@ def prepare_probe(params: Mapping[str, Any]) -> tuple[Any, list[Any]]:
         vantage="in-cluster" if os.environ.get(NODE_ENV) else "probe",
     )
     context = Context(options)
-    if ca_text is not None:
-        context._tls = _tls_from_text(ca_text, str(ca_bundle))
     context.tls_context()  # a bad bundle is exit 2 before anything is printed
     _ = context.proxies  # a malformed proxy URL likewise
     for name in params.get("resolve") or ():
@@ -123,9 +111,18 @@ def run_probe(params: Mapping[str, Any], write: Callable[[str], None] | None = N
     context, checks = prepare_probe(params)
     emit = write or _stdout_line
     redactor = Redactor([v for k, v in context.params.items() if is_secret_key(k)])
+    proxies = context.proxies
+    used = proxies.https or proxies.http
     where = {
         "node": os.environ.get(NODE_ENV) or None,
         "node_pool": os.environ.get(POOL_ENV) or None,
+        # the proxy this vantage had (from its environment: what the platform injected, or
+        # --set probe_proxy), so every in-cluster finding says which path it measured
+        "proxy": {
+            "url": used.display if used is not None else None,
+            "no_proxy": ",".join(proxies.no_proxy),
+            "source": os.environ.get(PROXY_SOURCE_ENV) or "environment",
+        },
     }
     count = 0
 

@@ -300,8 +300,11 @@ def test_dry_run_prints_the_manifests_and_creates_nothing(
         "--dry-run",
         "--set",
         "probe_image=myregistry.azurecr.cn/preflight:0.1.0",
+        "--set",
+        "probe_proxy=http://alice:s3cret@proxy.corp:3128",
         steps="job,web",
-        env={"HTTPS_PROXY": "http://alice:s3cret@proxy.corp:3128", "NO_PROXY": ".corp"},
+        # this machine's proxy never reaches the pods (only --set probe_proxy does)
+        env={"HTTPS_PROXY": "http://bob:l4ptop@laptop-proxy.corp:3128", "NO_PROXY": ".corp"},
     )
     assert result.code == 0, result.stdout + result.stderr
     writes = [r for r in api.requests if r.verb in ("create", "delete", "update", "patch")]
@@ -309,6 +312,7 @@ def test_dry_run_prints_the_manifests_and_creates_nothing(
     assert not run_namespaces(api)
     text = (tmp_path / "out" / "manifests.yaml").read_text()
     assert "s3cret" not in text and "s3cret" not in result.stdout
+    assert "laptop-proxy" not in text and "l4ptop" not in text
     docs = [d for d in yaml.safe_load_all(text) if d]
     kinds = [d["kind"] for d in docs]
     assert kinds == [
@@ -329,7 +333,14 @@ def test_dry_run_prints_the_manifests_and_creates_nothing(
         "name": "preflight-proxy",
         "key": "HTTPS_PROXY",
     }
-    assert env["NO_PROXY"]["value"].startswith(".corp,") and ".svc" in env["NO_PROXY"]["value"]
+    assert env["NO_PROXY"]["value"].split(",") == [
+        "localhost",
+        "127.0.0.1",
+        ".svc",
+        ".cluster.local",
+        "kubernetes.default",
+    ]
+    assert env["PREFLIGHT_PROXY_SOURCE"]["value"] == "probe_proxy"
     # stdout: the summary, then the same YAML stream
     assert result.stdout.index("kind: Namespace") > result.stdout.index("wrote ")
     findings = result.findings("test.runtime")
@@ -750,28 +761,46 @@ def test_parameters_are_checked_before_the_run(tmp_path: Path) -> None:
     assert parse_duration("1h30m") == 5400 and parse_duration("90") == 90
 
 
-def test_proxy_for_pods(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pods_get_the_clusters_proxy_never_this_machines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe pods measure the cluster's path: the laptop's HTTPS_PROXY / --proxy stay out
+    of them (AKS injects its own httpProxyConfig); only --set probe_proxy puts one in."""
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
     monkeypatch.setenv("NO_PROXY", "10.0.0.0/8,.svc")
-    proxy = pod_proxy(context())
-    assert proxy is not None and proxy.https == "http://proxy.corp:3128"
+
+    def pod(ctx: Any, **kwargs: Any) -> dict[str, Any]:
+        return job_manifest(ctx, "p", ["x"], **kwargs)["spec"]["template"]
+
+    def env_of(template: dict[str, Any]) -> dict[str, str]:
+        return {e["name"]: e.get("value", "") for e in template["spec"]["containers"][0]["env"]}
+
+    flagged = Context(RunOptions(profile=load_profile("azure-public"), proxy="http://f.corp:3128"))
+    platform = pod(flagged)
+    assert pod_proxy(context()) is None
+    assert "HTTPS_PROXY" not in env_of(platform) and "https_proxy" not in env_of(platform)
+    assert env_of(platform)["PREFLIGHT_PROXY_SOURCE"] == "platform"
+    assert "annotations" not in platform["metadata"]  # AKS's webhook may inject its proxy
+
+    explicit = context(probe_proxy="http://cluster-proxy.corp:8080")
+    proxy = pod_proxy(explicit)
+    assert proxy is not None and proxy.https == "http://cluster-proxy.corp:8080"
     assert proxy.no_proxy.split(",") == [
-        "10.0.0.0/8",
-        ".svc",
         "localhost",
         "127.0.0.1",
+        ".svc",
         ".cluster.local",
         "kubernetes.default",
     ]
     assert not proxy.has_credentials
-    assert pod_proxy(context(probe_proxy="none")) is None
-    env = {
-        e["name"]: e["value"]
-        for e in job_manifest(context(), "p", ["x"])["spec"]["template"]["spec"]["containers"][0][
-            "env"
-        ]
-    }
-    assert env["HTTPS_PROXY"] == env["https_proxy"] == "http://proxy.corp:3128"
+    env = env_of(pod(explicit))
+    assert env["HTTPS_PROXY"] == env["https_proxy"] == "http://cluster-proxy.corp:8080"
+    assert env["PREFLIGHT_PROXY_SOURCE"] == "probe_proxy"
+
+    for opted_out in (pod(context(probe_proxy="none")), pod(context(), proxy="none")):
+        assert opted_out["metadata"]["annotations"] == {
+            "kubernetes.azure.com/no-http-proxy-vars": "true"
+        }
+        assert "HTTPS_PROXY" not in env_of(opted_out)
+        assert env_of(opted_out)["PREFLIGHT_PROXY_SOURCE"] == "none"
 
 
 def outcome(reason: str, *events: tuple[str, str, str], **fields: Any) -> Outcome:

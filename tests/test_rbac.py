@@ -280,8 +280,9 @@ def run_with_pods(api: Any, tmp_path: Path, plugin_path: Path, **kwargs: Any) ->
         plugin_path,
         "--set",
         "image_pull_secrets=regcred",
+        "--set",
+        "probe_proxy=http://u:p4ssw0rd@proxy.corp:3128",
         steps="job,pod,web",
-        env={"HTTPS_PROXY": "http://u:p4ssw0rd@proxy.corp:3128"},
         **kwargs,
     )
 
