@@ -32,6 +32,7 @@ from preflight.api import (
     KubeError,
     parse_resource_id,
     run_in_daemon_thread,
+    split_host_port,
 )
 
 from . import azure_ranges as ranges
@@ -386,7 +387,8 @@ def _version(ctx: Context, info: ClusterInfo, view: KubeView) -> Finding:
 def _api_server(ctx: Context, info: ClusterInfo) -> list[Finding]:
     """Is the kubeconfig's API server this AKS cluster's? (catches a run against the wrong
     kubeconfig context, which would make every Kubernetes-side check speak of another cluster)."""
-    host = (ctx.param("api_server") or "").strip().lower().rstrip(".")
+    host, _ = split_host_port((ctx.param("api_server") or "").strip().lower())
+    host = host.rstrip(".")
     props = info.props
     names = {
         str(props.get(key)).lower().rstrip(".")

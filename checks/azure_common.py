@@ -23,6 +23,7 @@ from preflight.api import (
     Finding,
     Status,
     parse_resource_id,
+    pem_certificates,
     run_in_daemon_thread,
 )
 
@@ -498,3 +499,59 @@ def cluster_problem(
         permission=permission,
         notfound=(message, hint),
     )
+
+
+# -- the cluster's own egress: its proxy and the CAs it trusts ----------------------------------
+
+
+@dataclass
+class ClusterTrust:
+    """What the cluster's nodes trust beyond the public CAs (AKS ``httpProxyConfig.trustedCa``),
+    or why that is not known (``known`` False, ``why`` says what would settle it)."""
+
+    known: bool
+    certificates: tuple[bytes, ...] = ()
+    why: str = ""
+    source: str = ""
+
+
+async def cluster_trust(ctx: Context) -> ClusterTrust:
+    """The cluster's extra trusted CAs, read once per run from the cluster resource."""
+    result: ClusterTrust = await shared(ctx, "azure.cluster.trust", lambda: _cluster_trust(ctx))
+    return result
+
+
+async def _cluster_trust(ctx: Context) -> ClusterTrust:
+    import base64
+    import binascii
+
+    kind, _ = cluster_type_of(ctx)
+    settle = (
+        "name the cluster (--set subscription_id/resource_group/cluster_name, or offline "
+        "--set aks_json=FILE) so preflight can read its httpProxyConfig.trustedCa"
+    )
+    if kind == "arc":
+        return ClusterTrust(
+            False,
+            why="an Arc-enabled cluster keeps its proxy certificate in the cluster, not in ARM: "
+            "make sure it was given to `az connectedk8s connect --proxy-cert` (or "
+            "`az connectedk8s update --proxy-cert`)",
+        )
+    if not ctx.param("aks_json") and not all(ctx.param(n) for n in CLUSTER_PARAMS):
+        return ClusterTrust(False, why=settle)
+    read = await read_cluster(ctx)
+    if read.cluster is None:
+        problem = read.problem.message if read.problem else "unknown"
+        return ClusterTrust(False, why=f"the cluster resource could not be read ({problem})")
+    config = read.cluster.get("httpProxyConfig")
+    trusted = config.get("trustedCa") if isinstance(config, dict) else None
+    source = f"{read.cluster.name}: httpProxyConfig.trustedCa ({read.cluster.source})"
+    if not trusted:
+        return ClusterTrust(True, (), source=f"{read.cluster.name}: no httpProxyConfig.trustedCa")
+    try:
+        pem = base64.b64decode(str(trusted), validate=False).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        pem = str(trusted)
+    if "BEGIN CERTIFICATE" not in pem:
+        pem = str(trusted)
+    return ClusterTrust(True, tuple(pem_certificates(pem)), source=source)

@@ -8,7 +8,7 @@ with private endpoints; 0.0.0.0 is a sinkhole and fails.
 
 from __future__ import annotations
 
-from preflight.api import Check, Context, Finding, Host, Status, classify_address
+from preflight.api import UNUSABLE, Check, Context, Finding, Host, Status, classify_address
 
 DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall"
 
@@ -30,6 +30,25 @@ def zone_of(fqdn: str) -> str:
 
 def _unreachable(host: Host) -> Status:
     return Status.FAIL if host.required else Status.WARN
+
+
+def usable_addresses(addresses: list[str]) -> list[str]:
+    """The addresses a TCP connection can go to (no sinkholes, multicast or reserved ranges)."""
+    return [a for a in addresses if classify_address(a) not in UNUSABLE]
+
+
+def private_link_zone(cnames: list[str]) -> str | None:
+    """The ``privatelink.`` zone a CNAME chain passes through (the name's private endpoint):
+    ``myacr.privatelink.azurecr.io`` -> ``privatelink.azurecr.io``."""
+    for name in cnames:
+        labels = name.lower().rstrip(".").split(".")
+        if "privatelink" in labels:
+            return ".".join(labels[labels.index("privatelink") :])
+    return None
+
+
+#: address classes that mean "not the private endpoint" behind a privatelink CNAME
+_PUBLIC = {"public", "special"}
 
 
 class DnsResolve(Check):
@@ -55,29 +74,93 @@ class DnsResolve(Check):
         zone = zone_of(host.fqdn)
         status = _unreachable(host)
         docs = host.spec.docs or DOCS
-        if result.ok:
-            classes = {a: classify_address(a) for a in result.addresses}
-            details["address_classes"] = classes
-            sinkholes = [a for a, c in classes.items() if c == "sinkhole"]
-            if sinkholes:
-                return Finding(
-                    status,
+        proxy = ctx.proxies.for_host(host.fqdn, host.port, host.tls)
+        if proxy is not None:
+            details["proxied"] = proxy.display
+        private_zone = private_link_zone(result.cnames)
+        if private_zone:
+            details["private_link_zone"] = private_zone
+        if not result.ok:
+            if proxy is not None:
+                details["decided_by"] = "egress.https"
+                return Finding.skipped(
                     host.fqdn,
-                    f"resolves to {', '.join(sinkholes)}: a DNS sinkhole (blocked by a DNS filter)",
-                    f"remove {host.fqdn} (or {zone}) from the DNS filter / block list of {server}",
-                    docs,
-                    details=details,
+                    f"not judged here: {server} cannot resolve {host.fqdn} ({result.outcome}), "
+                    f"but this run reaches it through the proxy {proxy.display}, which resolves "
+                    "names itself; egress.https decides whether the host is reachable",
+                    "nothing, if egress.https passes for this host; the cluster's nodes resolve "
+                    "names themselves unless they use the same proxy (see azure.outbound)",
+                    **details,
                 )
-            via = f" via {' -> '.join(result.cnames)}" if result.cnames else ""
-            private = [a for a, c in classes.items() if c == "private"]
-            note = " (private address: a private endpoint?)" if private else ""
-            return Finding.passed(
-                host.fqdn, f"resolves to {', '.join(result.addresses)}{via}{note}", **details
+            message, remedy = _explain(
+                result.outcome, host.fqdn, zone, server, result.error, result.cnames, host
             )
-        message, remedy = _explain(
-            result.outcome, host.fqdn, zone, server, result.error, result.cnames, host
+            return Finding(status, host.fqdn, message, remedy, docs, details=details)
+        classes = {a: classify_address(a) for a in result.addresses}
+        details["address_classes"] = classes
+        unusable = [a for a, c in classes.items() if c in UNUSABLE]
+        usable = [a for a, c in classes.items() if c not in UNUSABLE]
+        kinds = sorted({classes[a] for a in unusable})
+        if unusable and not usable:
+            return Finding(
+                status,
+                host.fqdn,
+                f"resolves only to {', '.join(unusable)} ({', '.join(kinds)}): a DNS sinkhole "
+                "(blocked by a DNS filter) or a broken record, not a host",
+                f"remove {host.fqdn} (or {zone}) from the DNS filter / block list of {server}, "
+                "or fix its record",
+                docs,
+                details=details,
+            )
+        if unusable:
+            return Finding.warned(
+                host.fqdn,
+                f"resolves to {', '.join(result.addresses)}: {', '.join(unusable)} "
+                f"({', '.join(kinds)}) beside real addresses; clients that pick "
+                f"{unusable[0]} fail (a DNS filter answering next to the real record?)",
+                f"remove {host.fqdn} from the DNS filter of {server}, or fix the record so it "
+                "holds only routable addresses",
+                docs,
+                **details,
+            )
+        via = f" via {' -> '.join(result.cnames)}" if result.cnames else ""
+        if private_zone:
+            public = [a for a in usable if classes[a] in _PUBLIC]
+            if public:
+                return Finding.warned(
+                    host.fqdn,
+                    f"{host.fqdn} has a private endpoint (CNAME into {private_zone}), but "
+                    f"{server} answers with the public address {', '.join(public)}: this "
+                    f"resolver lacks the private DNS zone {private_zone}, so traffic goes to the "
+                    "public endpoint, which is usually closed",
+                    f"link the private DNS zone {private_zone} to the virtual network of the "
+                    f"resolver, or on a custom DNS server add a conditional forwarder for "
+                    f"{_public_zone(private_zone)} to Azure DNS (168.63.129.16) from inside that "
+                    "virtual network",
+                    _PRIVATE_DNS_DOCS,
+                    **details,
+                )
+            return Finding.passed(
+                host.fqdn,
+                f"resolves to the private endpoint {', '.join(result.addresses)}{via} "
+                f"(zone {private_zone})",
+                **details,
+            )
+        private = [a for a, c in classes.items() if c == "private"]
+        note = " (private address: a private endpoint?)" if private else ""
+        if proxy is not None:
+            note += f"; this run reaches it through the proxy {proxy.display}"
+        return Finding.passed(
+            host.fqdn, f"resolves to {', '.join(result.addresses)}{via}{note}", **details
         )
-        return Finding(status, host.fqdn, message, remedy, docs, details=details)
+
+
+_PRIVATE_DNS_DOCS = "https://learn.microsoft.com/azure/private-link/private-endpoint-dns"
+
+
+def _public_zone(private_zone: str) -> str:
+    """``privatelink.azurecr.io`` -> ``azurecr.io`` (the zone to forward)."""
+    return private_zone.split(".", 1)[1] if "." in private_zone else private_zone
 
 
 def _explain(
@@ -119,6 +202,12 @@ def _explain(
             f"{server} refused to resolve {fqdn} ({error})",
             "allow recursive queries from this client's network on that DNS server, or use a "
             "resolver that serves it (--nameserver)",
+        )
+    if outcome == "truncated":
+        return (
+            f"no usable DNS answer for {fqdn} from {server}: {error}",
+            "allow TCP port 53 to the DNS server (large answers, e.g. long CNAME chains, need "
+            "it), or trim the record",
         )
     if outcome == "servfail":
         return (

@@ -38,14 +38,20 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
 from preflight.clients.arm import ArmError, parse_resource_id
-from preflight.clients.dns import Resolution, classify_address
+from preflight.clients.dns import UNUSABLE, Resolution, classify_address
 from preflight.clients.kube import KubeError, path_for
-from preflight.clients.net import ProbeResult
+from preflight.clients.net import HttpAnswer, ProbeResult
 from preflight.clients.net import probe as probe_endpoint
 from preflight.clients.nvml import NOT_SUPPORTED, EventSampling, NvmlClient, NvmlError, Unsupported
 from preflight.clients.nvml import client_for as nvml_client
+from preflight.clients.trust import (
+    Trust,
+    describe_certificate,
+    pem_certificates,
+    verifies_with,
+)
 from preflight.concurrency import run_in_daemon_thread
-from preflight.context import Context, Host
+from preflight.context import Context, Host, split_host_port
 from preflight.incluster import (
     EventRecord,
     Outcome,
@@ -84,8 +90,14 @@ __all__ = [
     "Finding",
     "Host",
     "KubeError",
+    "HttpAnswer",
     "ProbeResult",
+    "Trust",
+    "describe_certificate",
+    "pem_certificates",
+    "verifies_with",
     "Resolution",
+    "UNUSABLE",
     "Status",
     "classify_address",
     "parse_resource_id",
@@ -102,6 +114,7 @@ __all__ = [
     "Unsupported",
     "nvml_client",
     "run_load",
+    "split_host_port",
     "redact_url",
 ]
 
@@ -131,6 +144,9 @@ class Check:
     #: verifies one). A check of what an install creates says ``("after",)``; one that judges
     #: a plan only an install can still change says ``("before",)``.
     phases: ClassVar[tuple[str, ...]] = ("before", "after")
+    #: service kinds a profile host may name with ``service:`` because this check tells
+    #: their answers apart (kind -> one line); a profile naming an unknown kind is exit 2
+    host_services: ClassVar[dict[str, str]] = {}
 
     def run(self, ctx: Context) -> Iterable[Finding] | Awaitable[Iterable[Finding]]:
         raise NotImplementedError

@@ -82,6 +82,7 @@ CONFIG_KEYS = {
     "proxy": "--proxy",
     "timeout": "--timeout",
     "deadline": "--deadline",
+    "concurrency": "--concurrency",
     "extension_config": "--extension-config",
     "out": "--out",
     "format": "--format",
@@ -192,6 +193,13 @@ def _apply_config(ctx: click.Context, params: dict[str, Any]) -> None:
     show_default=True,
     metavar="SECONDS",
     help="Bound on the whole run; unfinished checks end as error.",
+)
+@click.option(
+    "--concurrency",
+    default="64",
+    show_default=True,
+    metavar="N",
+    help="Most network probes in flight at once (sockets, DNS queries), across all checks.",
 )
 @click.option(
     "--extension-config",

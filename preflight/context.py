@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from preflight.clients.dns import DnsClient
     from preflight.clients.kube import KubeClient
     from preflight.clients.net import ProxySettings
+    from preflight.clients.trust import Trust
+    from preflight.kubeconfig import KubeTarget
     from preflight.profile import HostSpec, Profile
 
 T = TypeVar("T")
@@ -61,6 +63,14 @@ class RunOptions:
     #: ``--baseline``: a saved report.json (already validated) that checks compare with
     baseline: dict[str, Any] | None = None
     baseline_path: str | None = None
+    #: ``--ca-bundle`` given as text rather than a path (a probe pod reads it from env)
+    ca_text: str | None = None
+    #: how errors name the bundle (``env:VAR`` for text from the environment)
+    ca_label: str | None = None
+    #: at most this many probes in flight at once, across every check (``--concurrency``)
+    concurrency: int = 64
+    #: the cluster the kubeconfig points at (server URL, CA), when one was given
+    kube_target: KubeTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -73,10 +83,12 @@ class Host:
     required: bool
     why_optional: str = ""
     _rule: str | None = None
+    #: a port given with the parameter that names the host (``api_server=k3s.lan:6443``)
+    port_override: int | None = None
 
     @property
     def port(self) -> int:
-        return self.spec.port
+        return self.port_override or self.spec.port
 
     @property
     def tls(self) -> bool:
@@ -97,7 +109,7 @@ class Host:
 
     def details(self) -> dict[str, Any]:
         details: dict[str, Any] = {
-            "port": self.spec.port,
+            "port": self.port,
             "purpose": self.spec.purpose,
             "source": self.spec.source,
             "required": self.required,
@@ -209,6 +221,8 @@ class Context:
         self._kube: KubeClient | None = None
         self._arm: ArmClient | None = None
         self._tls: ssl.SSLContext | None = None
+        self._trust: Trust | None = None
+        self._slots: asyncio.Semaphore | None = None
         self._proxies: ProxySettings | None = None
         self._clients: dict[str, Any] = {}
         if not options.run_id:
@@ -260,6 +274,9 @@ class Context:
     def _host(self, spec: HostSpec) -> Host:
         missing = tuple(name for name in spec.placeholders if not self.params.get(name))
         fqdn = None if missing else spec.render(self.params)
+        port = None
+        if fqdn is not None:
+            fqdn, port = split_host_port(fqdn)
         required, why = spec.required, ""
         if required and spec.needed_for:
             inactive = [s for s in spec.needed_for if not self.scenario_active(s)]
@@ -273,7 +290,7 @@ class Context:
 
             values = {n: self.params.get(n) or "{" + n + "}" for n in template_fields(spec.rule)}
             rule = spec.rule.format_map(values)
-        return Host(spec, fqdn, missing, required, why, rule)
+        return Host(spec, fqdn, missing, required, why, rule, port)
 
     # -- clients --------------------------------------------------------------------------------
 
@@ -316,10 +333,29 @@ class Context:
     def tls_context(self) -> ssl.SSLContext:
         """Verified TLS: the system trust store plus ``--ca-bundle``."""
         if self._tls is None:
-            from preflight.clients.net import tls_context
-
-            self._tls = tls_context(self.options.ca_bundle)
+            self._tls = self.trust().combined
         return self._tls
+
+    def trust(self) -> Trust:
+        """The system trust store and ``--ca-bundle`` kept apart, so a probe can tell which
+        one verified a certificate (a chain known only to the bundle ends at an inspecting
+        proxy, not at the origin)."""
+        if self._trust is None:
+            from preflight.clients.trust import load_trust
+
+            self._trust = load_trust(
+                self.options.ca_bundle,
+                ca_text=self.options.ca_text,
+                label=self.options.ca_label,
+            )
+        return self._trust
+
+    async def probe_slot(self) -> asyncio.Semaphore:
+        """The run-wide bound on probes in flight (``--concurrency``): ``async with await
+        ctx.probe_slot(): ...``. ``probe_each`` takes a slot for every target."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(max(1, self.options.concurrency))
+        return self._slots
 
     @property
     def proxies(self) -> ProxySettings:
@@ -405,13 +441,17 @@ class Context:
         collector = _collector.get()
         findings: list[Finding] = []
 
+        slots = await self.probe_slot()
+
         async def one(index: int, target: T) -> None:
             key = id(target) ^ index
             if collector is not None:
                 collector.pending[key] = label(target)
             started = time.monotonic()
             try:
-                produced = await probe(target)
+                async with slots:
+                    started = time.monotonic()
+                    produced = await probe(target)
                 batch = [produced] if isinstance(produced, Finding) else list(produced)
             except Exception as exc:  # noqa: BLE001 - one target's bug must not sink the others
                 batch = [internal_error(label(target), exc)]
@@ -444,3 +484,19 @@ def internal_error(target: str | None, exc: BaseException) -> Finding:
         "with report.json",
         details={"exception": type(exc).__name__},
     )
+
+
+def split_host_port(text: str) -> tuple[str, int | None]:
+    """``k3s.lan:6443`` -> (``k3s.lan``, 6443); ``[fd00::1]:6443`` and bare names or IPv6
+    literals as expected. A port that is not a number from 1 to 65535 stays part of the name
+    (DNS then reports it as an invalid host name)."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        return text, None
+    if port_text.isdigit() and 1 <= int(port_text) <= 65535:
+        return host, int(port_text)
+    return (text, None) if port_text else (host, None)

@@ -20,6 +20,9 @@ class KubeTarget:
     path: str
     context: str
     server: str
+    #: the cluster's CA (PEM) from certificate-authority-data / certificate-authority, if any:
+    #: an API server presents a certificate from its own CA, not a public one
+    ca_pem: str | None = None
 
     @property
     def server_host(self) -> str | None:
@@ -27,6 +30,24 @@ class KubeTarget:
             return urlsplit(self.server).hostname
         except ValueError:
             return None
+
+    @property
+    def server_port(self) -> int:
+        """The API server's port: explicit in the URL (k3s and Arc: often 6443), else 443."""
+        try:
+            parts = urlsplit(self.server)
+            return parts.port or (80 if parts.scheme == "http" else 443)
+        except ValueError:
+            return 443
+
+    @property
+    def api_server(self) -> str | None:
+        """The ``api_server`` parameter: the host, with ``:PORT`` when it is not 443."""
+        host = self.server_host
+        if not host:
+            return None
+        shown = f"[{host}]" if ":" in host else host
+        return shown if self.server_port == 443 else f"{shown}:{self.server_port}"
 
 
 def candidate_paths(explicit: str | None) -> list[Path]:
@@ -84,5 +105,33 @@ def find_target(explicit: str | None, context: str | None) -> KubeTarget | None:
         raise UsageError(f"--context {name}: not in kubeconfig {existing[0]} (contexts: {known})")
     cluster_name = contexts[name].get("cluster")
     clusters = {c.get("name"): c.get("cluster") or {} for c in merged["clusters"]}
-    server = str(clusters.get(cluster_name, {}).get("server") or "")
-    return KubeTarget(str(existing[0]), str(name), server)
+    cluster = clusters.get(cluster_name, {})
+    cluster = cluster if isinstance(cluster, dict) else {}
+    server = str(cluster.get("server") or "")
+    return KubeTarget(str(existing[0]), str(name), server, _ca_pem(cluster, existing[0]))
+
+
+def _ca_pem(cluster: dict[str, Any], kubeconfig: Path) -> str | None:
+    """The cluster CA as PEM text, or None (absent, unreadable, not base64: the Kubernetes
+    client reports such a kubeconfig itself; the network probe then trusts the system store)."""
+    import base64
+    import binascii
+
+    data = cluster.get("certificate-authority-data")
+    if isinstance(data, str) and data.strip():
+        try:
+            text = base64.b64decode(data.strip(), validate=False).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return None
+        return text if "BEGIN CERTIFICATE" in text else None
+    path = cluster.get("certificate-authority")
+    if isinstance(path, str) and path.strip():
+        candidate = Path(path).expanduser()
+        if not candidate.is_absolute():
+            candidate = kubeconfig.parent / candidate
+        try:
+            text = candidate.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        return text if "BEGIN CERTIFICATE" in text else None
+    return None

@@ -40,6 +40,7 @@ HOST_KEYS = (
     "source",
     "docs",
     "rule",
+    "service",
 )
 _MAX_EXTENDS_DEPTH = 8
 
@@ -61,10 +62,19 @@ class HostSpec:
     docs: str | None = None
     rule: str | None = None
     tls: bool = True
+    #: what answers at this host (``acr``, ``storage``, ...: names the checks know), so a check
+    #: can tell that service's own answer from a proxy's; None: let the check infer it
+    service: str | None = None
+    #: ``file:line`` of each key of the entry, for errors found after loading
+    locations: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def placeholders(self) -> tuple[str, ...]:
         return template_fields(self.template)
+
+    def where(self, key: str = "host") -> str:
+        """``file:line`` of ``key`` in this entry (of the entry itself when the key is absent)."""
+        return self.locations.get(key) or self.locations.get("host") or "profile"
 
     def render(self, params: Mapping[str, str]) -> str | None:
         """The concrete FQDN, or None when a placeholder's parameter is not set."""
@@ -423,7 +433,12 @@ def _host(hosts: Any, i: int) -> HostSpec:
     docs = entry.get("docs")
     if docs is not None and not isinstance(docs, str):
         raise ProfileError(f"{_where(entry, 'docs')}: docs must be a URL")
+    service = entry.get("service")
+    if service is not None and (not isinstance(service, str) or not service.strip()):
+        raise ProfileError(f"{_where(entry, 'service')}: service must be a service kind name")
     return HostSpec(
+        service=service.strip().lower() if service else None,
+        locations={key: _where(entry, key) for key in entry},
         template=template.strip(),
         port=port,
         purpose=_require_str(entry, "purpose", required=False),

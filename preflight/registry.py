@@ -81,6 +81,15 @@ class Registry:
         ]
         return sorted(selected, key=lambda c: c.id)
 
+    def host_services(self) -> dict[str, str]:
+        """Every service kind a profile host may name (``service:``), from the checks that
+        tell services apart (``Check.host_services``), with its description."""
+        known: dict[str, str] = {}
+        for check in self.checks.values():
+            for name, text in (getattr(check, "host_services", None) or {}).items():
+                known.setdefault(name, text)
+        return known
+
     def parameters(self) -> dict[str, str]:
         """Every ``--set`` key that some check reads, with its description."""
         known: dict[str, str] = {}

@@ -43,7 +43,10 @@ def _known_parameters(profile: Any, registry: Any) -> dict[str, str]:
         known.setdefault(name, "host template parameter")
     for condition in profile.scenarios.values():
         known.setdefault(condition.partition("=")[0].strip(), "scenario condition")
-    known.setdefault("api_server", "API server host (default: from the kubeconfig)")
+    known.setdefault(
+        "api_server",
+        "API server host, HOST or HOST:PORT (default: the kubeconfig's server, with its port)",
+    )
     known.setdefault(
         "phase",
         "before (the default: is the cluster ready for the install?) or after (verify the "
@@ -84,6 +87,34 @@ def validate_parameters(values: Mapping[str, str], registry: Any) -> None:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
+
+
+def _concurrency(value: Any) -> int:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise UsageError(f"--concurrency {value!r}: expected a whole number of probes") from None
+    if not 1 <= number <= 4096:
+        raise UsageError(f"--concurrency {value!r}: must be from 1 to 4096")
+    return number
+
+
+def validate_services(profile: Any, registry: Any) -> None:
+    """Every ``service:`` a profile host names is one some check knows (else exit 2, naming
+    the file and line): a typo must not silently turn a registry into a generic host."""
+    from preflight.errors import nearest
+
+    known = registry.host_services()
+    if not known:
+        return
+    for spec in profile.hosts:
+        if spec.service is not None and spec.service not in known:
+            hint = nearest(spec.service, sorted(known))
+            did = f" (did you mean {hint!r}?)" if hint else ""
+            raise UsageError(
+                f"{spec.where('service')}: unknown service kind {spec.service!r}{did}; "
+                f"known: {', '.join(sorted(known))}"
+            )
 
 
 def load_baseline(path: str | None) -> dict[str, Any] | None:
@@ -135,8 +166,8 @@ def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, A
     baseline = load_baseline(params.get("baseline"))
     target = find_target(params.get("kubeconfig"), params.get("context"))
     sources = {k: "--set" for k in values}
-    if target is not None and target.server_host and not values.get("api_server"):
-        values["api_server"] = target.server_host
+    if target is not None and target.api_server and not values.get("api_server"):
+        values["api_server"] = target.api_server
         sources["api_server"] = f"kubeconfig context {target.context}"
     options = RunOptions(
         profile=profile,
@@ -157,8 +188,11 @@ def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, A
         baseline=baseline,
         baseline_path=params.get("baseline"),
         phase=phase,
+        concurrency=_concurrency(params.get("concurrency", 64)),
+        kube_target=target,
     )
     context = Context(options)
+    validate_services(profile, registry)
     context.tls_context()  # unreadable or malformed --ca-bundle: exit 2 now, not per host
     _ = context.proxies  # malformed --proxy / HTTPS_PROXY: exit 2 now
     extras = {

@@ -29,8 +29,9 @@ def test_reachable_and_version_in_window(tmp_path: Path, kube_api: Any) -> None:
     assert found["cluster.version"]["status"] == "pass"
     target = result.report()["target"]
     assert target == {"context": "fake", "api_server": api.url, "kubernetes_version": "v1.36.2"}
-    # the API server's host becomes the api_server parameter, so the network checks cover it
-    assert result.report()["parameters"]["api_server"] == "127.0.0.1"
+    # the API server's host and port become the api_server parameter, so the network checks
+    # cover it where it listens (not on 443 when the kubeconfig says otherwise)
+    assert result.report()["parameters"]["api_server"] == f"127.0.0.1:{api.port}"
 
 
 def test_version_outside_the_window(tmp_path: Path, kube_api: Any) -> None:

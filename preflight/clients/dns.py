@@ -17,7 +17,17 @@ from typing import Any
 
 from preflight.errors import UsageError
 
-OUTCOMES = ("ok", "nxdomain", "nodata", "timeout", "refused", "servfail", "error", "invalid")
+OUTCOMES = (
+    "ok",
+    "nxdomain",
+    "nodata",
+    "timeout",
+    "refused",
+    "servfail",
+    "truncated",
+    "error",
+    "invalid",
+)
 
 
 @dataclass
@@ -94,15 +104,27 @@ def is_valid_hostname(name: str) -> bool:
 _RFC1918 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
 _ULA = ipaddress.ip_network("fc00::/7")
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+
+
+#: classes of addresses nobody can open a TCP connection to: a DNS filter's answer, not a host
+UNUSABLE = frozenset({"sinkhole", "multicast", "reserved"})
 
 
 def classify_address(address: str) -> str:
-    """public | private | shared | loopback | link-local | sinkhole | reserved.
+    """public | private | shared | loopback | link-local | sinkhole | multicast | reserved |
+    special.
 
-    Reported, not judged: private (RFC 1918, IPv6 ULA) is normal with private endpoints."""
+    Reported, not judged: private (RFC 1918, IPv6 ULA) is normal with private endpoints. The
+    unusable classes (``UNUSABLE``): ``0.0.0.0``/``::`` and the rest of 0.0.0.0/8 (sinkholes),
+    multicast, and the reserved 240.0.0.0/4 and broadcast."""
     ip = ipaddress.ip_address(address)
-    if ip.is_unspecified:
+    if ip.is_unspecified or (isinstance(ip, ipaddress.IPv4Address) and ip.packed[0] == 0):
         return "sinkhole"
+    if ip.is_multicast:
+        return "multicast"
+    if isinstance(ip, ipaddress.IPv4Address) and (ip.is_reserved or ip == _BROADCAST):
+        return "reserved"
     if ip.is_loopback:
         return "loopback"
     if ip.is_link_local:
@@ -114,7 +136,9 @@ def classify_address(address: str) -> str:
             return "shared"
     elif ip in _ULA:
         return "private"
-    return "public" if ip.is_global else "reserved"
+    # documentation and benchmarking ranges (192.0.2.0/24, 2001:db8::/32 ...): routable in
+    # form, not globally; reported as "special", judged like public addresses
+    return "public" if ip.is_global else "special"
 
 
 def _hosts_file(path: Path = Path("/etc/hosts")) -> dict[str, list[str]]:
@@ -237,7 +261,12 @@ class DnsClient:
             response = exc.kwargs.get("response")
             chain = _chain_from_responses([response] if response else [], name)
             return Resolution(name, "nodata", cnames=chain, error=f"no {rdtype} record")
-        except dns.resolver.LifetimeTimeout:
+        except dns.resolver.LifetimeTimeout as exc:
+            truncated = _truncated_then(exc)
+            if truncated is not None:
+                return Resolution(
+                    name, "truncated", error=truncated, nameserver=self._servers_text()
+                )
             return Resolution(
                 name,
                 "timeout",
@@ -308,8 +337,28 @@ def _chain_from_responses(responses: list[Any], name: str) -> list[str]:
     return chain
 
 
+def _truncated_then(exc: Exception) -> str | None:
+    """When a UDP answer came back truncated (TC) and the retry over TCP failed: how."""
+    import dns.message
+
+    errors = getattr(exc, "kwargs", {}).get("errors") or []
+    if not any(isinstance(e[3], dns.message.Truncated) for e in errors):
+        return None
+    tcp = [e for e in errors if e[1] and not isinstance(e[3], dns.message.Truncated)]
+    if any(isinstance(e[3], ConnectionRefusedError) for e in tcp):
+        how = "TCP port 53 is closed (connection refused)"
+    elif any(isinstance(e[3], TimeoutError | OSError) for e in tcp) or not tcp:
+        how = "TCP port 53 did not answer (blocked?)"
+    else:
+        how = f"the TCP answer failed ({tcp[-1][3]})"
+    return f"the UDP answer was truncated (too large for UDP) and the retry over TCP failed: {how}"
+
+
 def _classify_no_nameservers(exc: Exception) -> tuple[str, str, str | None]:
     errors = getattr(exc, "kwargs", {}).get("errors") or []
+    truncated = _truncated_then(exc)
+    if truncated is not None:
+        return "truncated", truncated, f"{errors[-1][0]}:{errors[-1][2]}" if errors else None
     rcodes = [str(e[3]) for e in errors if isinstance(e[3], str)]
     server = f"{errors[-1][0]}:{errors[-1][2]}" if errors else None
     if "REFUSED" in rcodes:

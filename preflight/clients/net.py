@@ -1,176 +1,150 @@
-"""A phased egress probe: proxy CONNECT, TCP connect, TLS handshake, one HTTP request.
+"""A phased egress probe: proxy, TCP connect, TLS handshake, one HTTP GET whose answer is read.
 
 An HTTP library folds a dropped SYN, a refused CONNECT and an untrusted certificate into one
 "connection error". A firewall change request needs to know which of them happened, so this
 probe runs each phase itself on asyncio streams, with its own timeout, and says where it stopped.
 It connects to the addresses the caller resolved (so ``--nameserver`` answers are what gets
 tested) while SNI and Host stay the FQDN.
+
+A status code alone proves little on enterprise networks: an inspecting proxy, a block page or
+a service's own firewall answer too (DESIGN.md, "What proves a network path"). So the probe
+keeps what a verdict needs: which trust store verified the certificate (``trust``), the issuer,
+and the answer itself (status, headers, a bounded body prefix). Judging it is the caller's job.
+
+Plain HTTP through a proxy goes as an absolute-URI ``GET`` (as curl does); CONNECT is for TLS.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import ipaddress
-import os
 import ssl
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from preflight.errors import UsageError
+from preflight.clients.proxy import Proxy, ProxySettings, bypasses, redact_url
+from preflight.clients.trust import (
+    SYSTEM,
+    UNKNOWN_ISSUER_CODES,
+    Trust,
+    describe_certificate,
+    tls_context,
+)
+
+__all__ = [
+    "HttpAnswer",
+    "ProbeResult",
+    "Proxy",
+    "ProxySettings",
+    "Trust",
+    "bypasses",
+    "describe_certificate",
+    "probe",
+    "redact_url",
+    "tls_context",
+]
 
 USER_AGENT = "preflight/0.1 (+egress probe)"
-# verify codes meaning "the issuer is not one we trust": a TLS-inspecting proxy's usual signature
-_UNKNOWN_ISSUER_CODES = {18, 19, 20, 21, 27}
+#: how much of an answer's body is kept (enough for an error document or a block page's title)
+BODY_LIMIT = 4096
+_MAX_HEADERS = 100
+_MAX_LINE = 16384
+_NO_BODY = {204, 304}
+#: TLS failures where the certificate shown is worth naming (issuer, subject, names)
+_CERTIFICATE_KINDS = {"untrusted", "expired", "hostname", "verify"}
+#: response headers that may carry a secret: kept by name, value masked
+_MASKED_HEADERS = {"set-cookie", "authorization", "proxy-authorization"}
 
 
-@dataclass(frozen=True)
-class Proxy:
-    """An HTTP proxy that tunnels with CONNECT. ``display`` never carries the password."""
+@dataclass
+class HttpAnswer:
+    """What came back to one HTTP request: status, headers (names lower-cased, repeats joined)
+    and at most ``BODY_LIMIT`` bytes of the body, with whether the body ended."""
 
-    host: str
-    port: int
-    display: str
-    authorization: str | None = field(default=None, repr=False)
+    status: int
+    reason: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    body_complete: bool = True
+    body_error: str = ""
 
-    @classmethod
-    def from_url(cls, url: str, origin: str = "--proxy") -> Proxy:
-        text = url.strip()
-        if "://" not in text:
-            text = "http://" + text
-        try:
-            parts = urlsplit(text)
-            port = parts.port
-        except ValueError as exc:
-            raise UsageError(f"{origin} {redact_url(url)!r}: {exc}") from None
-        if parts.scheme != "http":
-            raise UsageError(
-                f"{origin} {redact_url(url)!r}: only http:// proxies are supported "
-                "(TLS to the target runs end to end inside the CONNECT tunnel)"
-            )
-        if not parts.hostname:
-            raise UsageError(f"{origin} {redact_url(url)!r}: no proxy host; e.g. http://proxy:3128")
-        auth = None
-        if parts.username is not None:
-            raw = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            auth = "Basic " + base64.b64encode(raw.encode()).decode()
-        return cls(parts.hostname, port or 80, redact_url(text), auth)
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
 
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
 
-def redact_url(url: str) -> str:
-    """``http://user:secret@host`` -> ``http://user:***@host``."""
-    try:
-        parts = urlsplit(url if "://" in url else "http://" + url)
-    except ValueError:
-        return "***"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return url.replace(parts.netloc, f"{user}:***@{netloc}", 1)
-
-
-@dataclass(frozen=True)
-class ProxySettings:
-    """Which proxy serves a host: --proxy or HTTPS_PROXY/HTTP_PROXY, minus NO_PROXY."""
-
-    https: Proxy | None = None
-    http: Proxy | None = None
-    no_proxy: tuple[str, ...] = ()
-
-    @classmethod
-    def build(cls, flag: str | None, environ: Mapping[str, str] | None = None) -> ProxySettings:
-        env = os.environ if environ is None else environ
-
-        def pick(*names: str) -> tuple[str | None, str]:
-            for name in names:
-                if env.get(name):
-                    return env[name], name
-            return None, ""
-
-        no_proxy_text, _ = pick("NO_PROXY", "no_proxy")
-        no_proxy = tuple(e.strip().lower() for e in (no_proxy_text or "").split(",") if e.strip())
-        if flag:
-            proxy = Proxy.from_url(flag)
-            return cls(proxy, proxy, no_proxy)
-        https_url, https_var = pick("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
-        http_url, http_var = pick("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
-        return cls(
-            Proxy.from_url(https_url, https_var) if https_url else None,
-            Proxy.from_url(http_url, http_var) if http_url else None,
-            no_proxy,
-        )
-
-    def for_host(self, host: str, port: int, tls: bool) -> Proxy | None:
-        proxy = self.https if tls else self.http
-        if proxy is None or bypasses(host, port, self.no_proxy):
-            return None
-        return proxy
-
-
-def bypasses(host: str, port: int, entries: tuple[str, ...]) -> bool:
-    """NO_PROXY as curl and Go read it: ``*``, domain suffixes, IPs, CIDRs, optional :port."""
-    host = host.lower().rstrip(".")
-    try:
-        host_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
-    except ValueError:
-        host_ip = None
-    for raw in entries:
-        entry = raw
-        if entry == "*":
+    @property
+    def looks_like_html(self) -> bool:
+        if "html" in self.header("content-type").lower():
             return True
-        entry_port = None
-        if entry.count(":") == 1 and not entry.startswith("["):
-            entry, _, port_text = entry.partition(":")
-            entry_port = int(port_text) if port_text.isdigit() else None
-        if entry_port is not None and entry_port != port:
-            continue
-        if host_ip is not None:
-            try:
-                if host_ip in ipaddress.ip_network(entry.strip("[]"), strict=False):
-                    return True
-            except ValueError:
-                pass
-            continue
-        domain = entry.lstrip("*").lstrip(".")
-        if domain and (host == domain or host.endswith("." + domain)):
-            return True
-    return False
+        start = self.body.lstrip()[:64].lower()
+        return start.startswith((b"<!doctype html", b"<html", b"<head", b"<body"))
+
+    def to_details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {
+            "status": self.status,
+            "reason": self.reason,
+            "headers": {k: ("***" if k in _MASKED_HEADERS else v) for k, v in self.headers.items()},
+            "body_prefix": self.text[:2048],
+            "body_bytes_read": len(self.body),
+            "body_complete": self.body_complete,
+        }
+        if self.body_error:
+            details["body_error"] = self.body_error
+        return details
 
 
 @dataclass
 class ProbeResult:
-    """Where the probe got to. ``phase`` is the failing phase, or ``http`` when it succeeded."""
+    """Where the probe got to. ``phase`` is the failing phase, or ``http`` when an answer came.
+
+    ``trust`` says which store verified the certificate: ``system``, or the label of an extra
+    CA (``--ca-bundle``, ``kubeconfig``), which means the TLS session ended at whoever holds
+    that CA (an inspecting proxy, for a public service). ``mode`` is how the request travelled:
+    ``direct``, ``connect`` (a tunnel through the proxy) or ``forward`` (plain HTTP handed to
+    the proxy as an absolute URI: the proxy, not the origin, may be the one answering)."""
 
     ok: bool
     phase: str
     error: str = ""
-    kind: str = (
-        ""  # timeout | refused | unreachable | untrusted | expired | hostname | denied | ...
-    )
+    kind: str = ""  # timeout | refused | unreachable | untrusted | expired | hostname | denied ...
     http_status: int | None = None
     address: str | None = None
     proxy: str | None = None
     proxy_status: int | None = None
+    proxy_answer: HttpAnswer | None = None
+    mode: str = "direct"
+    trust: str | None = None
     tls: dict[str, Any] = field(default_factory=dict)
     presented_certificate: dict[str, Any] = field(default_factory=dict)
+    answer: HttpAnswer | None = None
+    request: str = ""
+    #: the leaf certificate (DER) of the verified session, for callers that check who else
+    #: would trust it; never in details
+    leaf_der: bytes = field(default=b"", repr=False)
     timings_ms: dict[str, float] = field(default_factory=dict)
     attempts: list[dict[str, str]] = field(default_factory=list)
 
     def to_details(self) -> dict[str, Any]:
         details: dict[str, Any] = {"phase": self.phase, "timings_ms": self.timings_ms}
-        for key in ("error", "kind", "http_status", "address", "proxy", "proxy_status"):
+        for key in ("error", "kind", "http_status", "address", "proxy", "proxy_status", "trust"):
             value = getattr(self, key)
             if value not in (None, ""):
                 details[key] = value
+        details["mode"] = self.mode
+        if self.request:
+            details["request"] = self.request
         if self.tls:
             details["tls"] = self.tls
         if self.presented_certificate:
             details["presented_certificate"] = self.presented_certificate
+        if self.answer is not None:
+            details["answer"] = self.answer.to_details()
+        if self.proxy_answer is not None:
+            details["proxy_answer"] = self.proxy_answer.to_details()
         if len(self.attempts) > 1 or (self.attempts and not self.ok):
             details["attempts"] = self.attempts
         return details
@@ -182,35 +156,57 @@ class _PhaseFailed(Exception):
         self.phase, self.kind, self.error = phase, kind, error
 
 
+class _Untrusted(Exception):
+    """The system store does not know the chain's CA (the caller may retry with extras)."""
+
+    def __init__(self, failure: _PhaseFailed) -> None:
+        super().__init__(failure.error)
+        self.failure = failure
+
+
+_Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
 async def probe(
     host: str,
     port: int,
     *,
     addresses: list[str],
-    tls_context: ssl.SSLContext | None,
+    trust: Trust | None,
     proxy: Proxy | None,
     timeout: float,
+    path: str = "/",
+    body_limit: int = BODY_LIMIT,
 ) -> ProbeResult:
-    """Probe ``host:port``. Each phase is bounded by ``timeout`` seconds. Never raises for I/O."""
+    """``GET path`` from ``host:port``; TLS (verified, SNI ``host``) unless ``trust`` is None.
+
+    Each phase is bounded by ``timeout`` seconds (the HTTP phase covers the request, the head
+    and the body prefix). Never raises for I/O: the result says where it stopped."""
     result = ProbeResult(ok=False, phase="connect", proxy=proxy.display if proxy else None)
-    writer: asyncio.StreamWriter | None = None
+    streams: _Streams | None = None
     try:
-        if proxy is not None:
-            reader, writer = await _via_proxy(host, port, proxy, timeout, result)
+        if trust is None:
+            streams, request = await _plain(host, port, addresses, proxy, timeout, path, result)
         else:
-            reader, writer = await _connect(addresses, port, timeout, result)
-        if tls_context is not None:
-            await _handshake(writer, host, port, tls_context, timeout, result, addresses, proxy)
-        await _http(reader, writer, host, port, timeout, result)
+            streams = await _tls_session(host, port, addresses, proxy, trust, timeout, result)
+            request = _request(host, port, path, absolute=False, default_port=443)
+        result.request = request.split("\r\n", 1)[0]
+        result.answer = await _exchange(streams, request, timeout, body_limit, result, trust)
+        result.http_status = result.answer.status
         result.ok, result.phase = True, "http"
     except _PhaseFailed as failure:
         result.phase, result.kind, result.error = failure.phase, failure.kind, failure.error
+        if failure.phase == "tls" and failure.kind in _CERTIFICATE_KINDS:
+            result.presented_certificate = await presented_certificate(
+                host, port, addresses[0] if addresses else None, proxy, timeout
+            )
     finally:
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(TimeoutError, OSError, ssl.SSLError):
-                await asyncio.wait_for(writer.wait_closed(), 0.5)
+        if streams is not None:
+            await _close(streams[1])
     return result
+
+
+# -- opening a path: direct, or through the proxy ------------------------------------------------
 
 
 async def _timed(result: ProbeResult, phase: str, coro: Any, timeout: float) -> Any:
@@ -218,7 +214,8 @@ async def _timed(result: ProbeResult, phase: str, coro: Any, timeout: float) -> 
     try:
         return await asyncio.wait_for(coro, timeout)
     finally:
-        result.timings_ms[phase] = round((time.monotonic() - started) * 1000, 1)
+        spent = round((time.monotonic() - started) * 1000, 1)
+        result.timings_ms[phase] = round(result.timings_ms.get(phase, 0.0) + spent, 1)
 
 
 def _os_error_kind(exc: OSError) -> tuple[str, str]:
@@ -232,15 +229,21 @@ def _os_error_kind(exc: OSError) -> tuple[str, str]:
     return "error", text
 
 
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(TimeoutError, OSError, ssl.SSLError, RuntimeError):
+        await asyncio.wait_for(writer.wait_closed(), 0.5)
+
+
 async def _connect(
     addresses: list[str], port: int, timeout: float, result: ProbeResult
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+) -> _Streams:
     if not addresses:
         raise _PhaseFailed("connect", "no-address", "no address to connect to")
     last: _PhaseFailed | None = None
     for address in addresses[:4]:
         try:
-            reader, writer = await _timed(
+            streams = await _timed(
                 result, "connect", asyncio.open_connection(address, port), timeout
             )
         except TimeoutError:
@@ -252,17 +255,15 @@ async def _connect(
         else:
             result.address = address
             result.attempts.append({"address": address, "outcome": "connected"})
-            return reader, writer
+            return streams
         result.attempts.append({"address": address, "outcome": last.error})
     assert last is not None
     raise last
 
 
-async def _via_proxy(
-    host: str, port: int, proxy: Proxy, timeout: float, result: ProbeResult
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _open_proxy(proxy: Proxy, timeout: float, result: ProbeResult) -> _Streams:
     try:
-        reader, writer = await _timed(
+        streams = await _timed(
             result, "proxy_connect", asyncio.open_connection(proxy.host, proxy.port), timeout
         )
     except TimeoutError:
@@ -272,58 +273,130 @@ async def _via_proxy(
     except OSError as exc:
         kind, msg = _os_error_kind(exc)
         raise _PhaseFailed("proxy", kind, f"proxy {proxy.display}: {msg}") from None
+    return streams
+
+
+async def _via_proxy(
+    host: str, port: int, proxy: Proxy, timeout: float, result: ProbeResult
+) -> _Streams:
+    """A CONNECT tunnel to ``host:port`` (the proxy resolves the name)."""
+    reader, writer = await _open_proxy(proxy, timeout, result)
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     request = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: {USER_AGENT}\r\n"
     if proxy.authorization:
         request += f"Proxy-Authorization: {proxy.authorization}\r\n"
     writer.write((request + "\r\n").encode("ascii", "replace"))
     try:
-        status, reason = await _timed(result, "proxy_connect", _read_head(reader), timeout)
+        status, reason, headers = await _timed(result, "proxy_connect", _read_head(reader), timeout)
     except TimeoutError:
-        writer.close()
+        await _close(writer)
         raise _PhaseFailed(
             "proxy", "timeout", f"proxy {proxy.display} did not answer CONNECT in {timeout:g}s"
         ) from None
-    except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
-        writer.close()
+    except _NotHttp as exc:
+        await _close(writer)
+        raise _PhaseFailed(
+            "proxy", "garbage", f"proxy {proxy.display} answered CONNECT with {exc}"
+        ) from None
+    except (OSError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
+        await _close(writer)
         raise _PhaseFailed(
             "proxy", "error", f"proxy {proxy.display} broke off the CONNECT: {exc or 'EOF'}"
         ) from None
     result.proxy_status = status
     if status // 100 != 2:
-        writer.close()
+        body, complete, _ = await _read_body(reader, headers, status, 2048, min(timeout, 2.0))
+        result.proxy_answer = HttpAnswer(status, reason, headers, body, complete)
+        await _close(writer)
         kind = "auth" if status in (401, 407) else "denied"
         raise _PhaseFailed(
             "proxy", kind, f"proxy {proxy.display} answered CONNECT {target} with {status} {reason}"
         )
     result.address = f"via proxy {proxy.display}"
+    result.mode = "connect"
     return reader, writer
 
 
-async def _read_head(reader: asyncio.StreamReader) -> tuple[int, str]:
-    """Read an HTTP response head; return (status, reason)."""
-    line = await reader.readline()
-    if not line:
-        raise ValueError("connection closed before a response")
-    parts = line.decode("latin-1").strip().split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise ValueError(f"not an HTTP response: {line[:60]!r}")
-    for _ in range(100):  # skip headers
-        header = await reader.readline()
-        if header in (b"\r\n", b"\n", b""):
-            break
-    return int(parts[1]), parts[2] if len(parts) > 2 else ""
+async def _plain(
+    host: str,
+    port: int,
+    addresses: list[str],
+    proxy: Proxy | None,
+    timeout: float,
+    path: str,
+    result: ProbeResult,
+) -> tuple[_Streams, str]:
+    """A plain-HTTP path: straight to the host, or handed to the proxy as an absolute URI."""
+    if proxy is None:
+        return await _connect(addresses, port, timeout, result), _request(
+            host, port, path, absolute=False, default_port=80
+        )
+    streams = await _open_proxy(proxy, timeout, result)
+    result.address, result.mode = f"via proxy {proxy.display}", "forward"
+    request = _request(host, port, path, absolute=True, default_port=80)
+    if proxy.authorization:
+        head, _, rest = request.partition("\r\n")
+        request = f"{head}\r\nProxy-Authorization: {proxy.authorization}\r\n{rest}"
+    return streams, request
+
+
+# -- TLS ------------------------------------------------------------------------------------------
+
+
+async def _tls_session(
+    host: str,
+    port: int,
+    addresses: list[str],
+    proxy: Proxy | None,
+    trust: Trust,
+    timeout: float,
+    result: ProbeResult,
+) -> _Streams:
+    """A verified TLS session, and which store verified it (``result.trust``).
+
+    The system store goes first; only if it does not know the issuer, and extra CAs exist,
+    does a second connection try system + extras. One handshake proves which store was needed,
+    which a single combined handshake could not."""
+
+    async def open_path() -> _Streams:
+        if proxy is not None:
+            return await _via_proxy(host, port, proxy, timeout, result)
+        return await _connect(addresses, port, timeout, result)
+
+    streams = await open_path()
+    try:
+        await _handshake(streams[1], host, trust.first, timeout, result, retryable=trust.has_extras)
+        result.trust = SYSTEM
+        return streams
+    except _Untrusted:
+        await _close(streams[1])
+    except BaseException:
+        await _close(streams[1])
+        raise
+    result.attempts.append(
+        {
+            "tls": "the system store does not know the issuer; retrying with "
+            + ", ".join(e.label for e in trust.extras)
+        }
+    )
+    streams = await open_path()
+    try:
+        await _handshake(streams[1], host, trust.combined, timeout, result, retryable=False)
+    except BaseException:
+        await _close(streams[1])
+        raise
+    result.trust = trust.source_of(str(result.tls.get("issuer", "")))
+    return streams
 
 
 async def _handshake(
     writer: asyncio.StreamWriter,
     host: str,
-    port: int,
     context: ssl.SSLContext,
     timeout: float,
     result: ProbeResult,
-    addresses: list[str],
-    proxy: Proxy | None,
+    *,
+    retryable: bool,
 ) -> None:
     try:
         await _timed(result, "tls", writer.start_tls(context, server_hostname=host), timeout)
@@ -334,10 +407,7 @@ async def _handshake(
     except ssl.SSLCertVerificationError as exc:
         code = getattr(exc, "verify_code", 0)
         message = getattr(exc, "verify_message", "") or str(exc)
-        result.presented_certificate = await _presented_certificate(
-            host, port, result.address, proxy, timeout
-        )
-        if code in _UNKNOWN_ISSUER_CODES:
+        if code in UNKNOWN_ISSUER_CODES:
             kind = "untrusted"
         elif code == 10:
             kind = "expired"
@@ -345,27 +415,30 @@ async def _handshake(
             kind = "hostname"
         else:
             kind = "verify"
-        raise _PhaseFailed("tls", kind, f"certificate verification failed: {message}") from None
-    except (ssl.SSLError, OSError, EOFError) as exc:
+        failure = _PhaseFailed("tls", kind, f"certificate verification failed: {message}")
+        if kind == "untrusted" and retryable:
+            raise _Untrusted(failure) from None
+        raise failure from None
+    except (ssl.SSLError, OSError, EOFError, ValueError) as exc:
         kind = "reset" if isinstance(exc, ConnectionResetError) else "error"
         text = str(exc) or type(exc).__name__
         raise _PhaseFailed("tls", kind, f"TLS handshake failed: {text}") from None
     ssl_object = writer.get_extra_info("ssl_object")
-    if ssl_object is not None:
-        cert = ssl_object.getpeercert() or {}
-        result.tls = {
-            "version": ssl_object.version(),
-            "issuer": _dn(cert.get("issuer", ())),
-            "subject": _dn(cert.get("subject", ())),
-            "not_after": cert.get("notAfter"),
-        }
+    try:
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        version = ssl_object.version() if ssl_object is not None else None
+    except (ValueError, ssl.SSLError, OSError) as exc:
+        # the peer tore the session down as the handshake ended (a TLS 1.3 alert, a reset)
+        raise _PhaseFailed(
+            "tls", "aborted", f"the TLS session was aborted right after the handshake ({exc})"
+        ) from None
+    if der:
+        info = describe_certificate(der)
+        result.tls = {"version": version, **info}
+        result.leaf_der = der
 
 
-def _dn(rdns: Any) -> str:
-    return ", ".join(f"{k}={v}" for rdn in rdns for k, v in rdn)
-
-
-async def _presented_certificate(
+async def presented_certificate(
     host: str, port: int, address: str | None, proxy: Proxy | None, timeout: float
 ) -> dict[str, Any]:
     """What certificate was shown, fetched again without verification, to name its issuer."""
@@ -390,61 +463,157 @@ async def _presented_certificate(
         return {}
     finally:
         if writer is not None:
-            writer.close()
+            await _close(writer)
 
 
-def describe_certificate(der: bytes) -> dict[str, Any]:
-    from cryptography import x509
-
-    cert = x509.load_der_x509_certificate(der)
-    info: dict[str, Any] = {
-        "subject": cert.subject.rfc4514_string(),
-        "issuer": cert.issuer.rfc4514_string(),
-        "not_after": cert.not_valid_after_utc.isoformat(),
-    }
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        info["dns_names"] = san.value.get_values_for_type(x509.DNSName)[:20]
-    except x509.ExtensionNotFound:
-        pass
-    return info
+# -- HTTP -----------------------------------------------------------------------------------------
 
 
-async def _http(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    host: str,
-    port: int,
-    timeout: float,
-    result: ProbeResult,
-) -> None:
-    default_port = 443 if writer.get_extra_info("ssl_object") else 80
-    host_header = host if port == default_port else f"{host}:{port}"
-    request = (
-        f"HEAD / HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {USER_AGENT}\r\n"
-        "Accept: */*\r\nConnection: close\r\n\r\n"
+class _NotHttp(Exception):
+    """The peer sent something that is not an HTTP response head."""
+
+
+def _request(host: str, port: int, path: str, *, absolute: bool, default_port: int) -> str:
+    authority = host if port == default_port else f"{host}:{port}"
+    if ":" in host and not host.startswith("["):
+        authority = f"[{host}]" if port == default_port else f"[{host}]:{port}"
+    target = f"http://{authority}{path}" if absolute else path
+    return (
+        f"GET {target} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {USER_AGENT}\r\n"
+        "Accept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n"
     )
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as exc:
+        return exc.partial
+    except asyncio.LimitOverrunError:
+        raise _NotHttp("a line longer than the reader's limit") from None
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[int, str, dict[str, str]]:
+    """An HTTP response head (1xx interim answers skipped): (status, reason, headers)."""
+    while True:
+        line = await _read_line(reader)
+        if not line:
+            raise _NotHttp("nothing (the connection closed before a response)")
+        parts = line.decode("latin-1").strip().split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise _NotHttp(f"something that is not HTTP: {line[:60]!r}")
+        headers: dict[str, str] = {}
+        for _ in range(_MAX_HEADERS):
+            raw = await _read_line(reader)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = raw.decode("latin-1").partition(":")
+            if not sep:
+                continue
+            key = name.strip().lower()
+            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+        status = int(parts[1])
+        if 100 <= status < 200 and status != 101:
+            continue
+        return status, parts[2] if len(parts) > 2 else "", headers
+
+
+async def _read_body(
+    reader: asyncio.StreamReader,
+    headers: dict[str, str],
+    status: int,
+    limit: int,
+    timeout: float,
+) -> tuple[bytes, bool, str]:
+    """At most ``limit`` bytes of the body within ``timeout``: (bytes, ended, why not)."""
+    if status in _NO_BODY:
+        return b"", True, ""
+    chunks = bytearray()
+
+    async def read() -> bool:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            while len(chunks) < limit:
+                size_line = (await _read_line(reader)).split(b";", 1)[0].strip()
+                if not size_line:
+                    return False
+                size = int(size_line, 16)
+                if size == 0:
+                    return True
+                data = await reader.readexactly(size)
+                chunks.extend(data)
+                await _read_line(reader)
+            return False
+        length = headers.get("content-length")
+        if length is not None and length.strip().isdigit():
+            wanted = int(length)
+            data = await reader.read(min(wanted, limit)) if wanted else b""
+            while len(data) < min(wanted, limit):
+                more = await reader.read(min(wanted, limit) - len(data))
+                if not more:
+                    break
+                data += more
+            chunks.extend(data)
+            return len(data) >= wanted
+        while len(chunks) < limit:
+            data = await reader.read(limit - len(chunks))
+            if not data:
+                return True
+            chunks.extend(data)
+        return False
+
+    try:
+        ended = await asyncio.wait_for(read(), max(timeout, 0.001))
+    except TimeoutError:
+        return bytes(chunks[:limit]), False, f"the body stalled after {len(chunks)} bytes"
+    except (ValueError, asyncio.IncompleteReadError) as exc:
+        return bytes(chunks[:limit]), False, f"malformed body framing ({exc})"
+    except (OSError, ssl.SSLError) as exc:
+        return bytes(chunks[:limit]), False, f"the connection broke off in the body ({exc})"
+    if not ended and len(chunks) >= limit:
+        return bytes(chunks[:limit]), False, ""
+    return bytes(chunks[:limit]), ended, ""
+
+
+async def _exchange(
+    streams: _Streams,
+    request: str,
+    timeout: float,
+    body_limit: int,
+    result: ProbeResult,
+    trust: Trust | None,
+) -> HttpAnswer:
+    reader, writer = streams
+    started = time.monotonic()
+    tls = trust is not None
     try:
         writer.write(request.encode("ascii", "replace"))
-        status, _ = await _timed(result, "http", _read_head(reader), timeout)
+        await asyncio.wait_for(writer.drain(), timeout)
+        status, reason, headers = await asyncio.wait_for(_read_head(reader), timeout)
     except TimeoutError:
+        result.timings_ms["http"] = round((time.monotonic() - started) * 1000, 1)
         raise _PhaseFailed(
             "http", "timeout", f"connected, but no HTTP response within {timeout:g}s"
         ) from None
-    except (OSError, ValueError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
-        raise _PhaseFailed("http", "error", f"HTTP exchange failed: {exc or 'EOF'}") from None
-    result.http_status = status
-
-
-def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
-    """Verified TLS: the system trust store plus the optional ``--ca-bundle`` PEM file."""
-    context = ssl.create_default_context()
-    if ca_bundle:
-        try:
-            context.load_verify_locations(cafile=ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(
-                f"--ca-bundle {ca_bundle}: cannot load PEM certificates ({reason})"
+    except ssl.SSLError as exc:
+        raise _PhaseFailed(
+            "tls", "aborted", f"the TLS session was aborted before an HTTP answer ({exc})"
+        ) from None
+    except ConnectionResetError as exc:
+        if tls:
+            raise _PhaseFailed(
+                "tls",
+                "aborted",
+                f"the connection was reset right after the TLS handshake, before an HTTP "
+                f"answer ({exc})",
             ) from None
-    return context
+        raise _PhaseFailed(
+            "http", "reset", f"connection reset before an HTTP answer ({exc})"
+        ) from None
+    except _NotHttp as exc:
+        raise _PhaseFailed("http", "garbage", f"the answer was {exc}") from None
+    except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
+        raise _PhaseFailed("http", "error", f"HTTP exchange failed: {exc or 'EOF'}") from None
+    left = timeout - (time.monotonic() - started)
+    body, ended, why = await _read_body(reader, headers, status, body_limit, left)
+    result.timings_ms["http"] = round((time.monotonic() - started) * 1000, 1)
+    return HttpAnswer(status, reason, headers, body, ended, why)

@@ -1,0 +1,194 @@
+"""Where the trust in a TLS certificate comes from: the system store, or an extra CA given to us.
+
+A TLS-inspecting proxy re-signs every site with its own CA, which users hand to preflight with
+``--ca-bundle``. A handshake that verifies with the bundle proves only that the inspecting proxy
+answered, not the origin (DESIGN.md, "What proves a network path"). So a probe needs to know
+*which* store made the chain verify. Python before 3.13 cannot show the chain a server sent,
+so the answer comes from the handshakes themselves: with extra CAs present, verify against the
+system store alone first, and only when that fails for an unknown issuer against system + extras.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from preflight.errors import UsageError
+
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\s+.*?\s+-----END CERTIFICATE-----", re.DOTALL)
+#: OpenSSL verify codes meaning "the chain ends at a CA this store does not hold"
+UNKNOWN_ISSUER_CODES = frozenset({2, 18, 19, 20, 21, 27})
+SYSTEM = "system"
+
+
+def pem_certificates(text: str) -> list[bytes]:
+    """The DER of every certificate in a PEM text (other blocks, e.g. keys, are ignored)."""
+    return [ssl.PEM_cert_to_DER_cert(block) for block in _PEM_BLOCK.findall(text)]
+
+
+def describe_certificate(der: bytes) -> dict[str, Any]:
+    """Subject, issuer (whole DN, CN and O), expiry and DNS names of one DER certificate."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    cert = x509.load_der_x509_certificate(der)
+
+    def first(name: x509.Name, oid: x509.ObjectIdentifier) -> str:
+        values = name.get_attributes_for_oid(oid)
+        return str(values[0].value) if values else ""
+
+    info: dict[str, Any] = {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "issuer_cn": first(cert.issuer, NameOID.COMMON_NAME),
+        "issuer_o": first(cert.issuer, NameOID.ORGANIZATION_NAME),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+    }
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        info["dns_names"] = san.value.get_values_for_type(x509.DNSName)[:20]
+    except x509.ExtensionNotFound:
+        pass
+    return info
+
+
+def _subject_of(der: bytes) -> str:
+    from cryptography import x509
+
+    return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+
+
+@dataclass(frozen=True)
+class ExtraCa:
+    """CA certificates trusted beyond the system store, and where they came from."""
+
+    label: str  # "--ca-bundle", "kubeconfig", ...
+    certificates: tuple[bytes, ...]
+    subjects: frozenset[str] = field(default_factory=frozenset)
+
+
+class Trust:
+    """The system store plus named extra CAs, with the contexts a probe verifies against.
+
+    ``first`` is what a handshake tries first: the system store alone, so that a success
+    proves the system store suffices. ``combined`` adds every extra CA (certificates already in
+    the system store are not "extra": passing the whole system bundle changes nothing).
+    ``source_of(issuer)`` names the extra CA whose subject issued a leaf.
+    """
+
+    def __init__(self, extras: Sequence[ExtraCa] = (), system: ssl.SSLContext | None = None):
+        self.system = system or ssl.create_default_context()
+        known = set(self.system.get_ca_certs(binary_form=True))
+        kept: list[ExtraCa] = []
+        for extra in extras:
+            new = tuple(der for der in dict.fromkeys(extra.certificates) if der not in known)
+            if new:
+                kept.append(ExtraCa(extra.label, new, frozenset(_subject_of(d) for d in new)))
+        self.extras: tuple[ExtraCa, ...] = tuple(kept)
+        self.combined = self.system
+        if self.extras:
+            self.combined = ssl.create_default_context()
+            self.combined.load_verify_locations(
+                cadata="".join(
+                    ssl.DER_cert_to_PEM_cert(der) for e in self.extras for der in e.certificates
+                )
+            )
+
+    @property
+    def has_extras(self) -> bool:
+        return bool(self.extras)
+
+    @property
+    def first(self) -> ssl.SSLContext:
+        return self.system
+
+    def source_of(self, issuer: str) -> str:
+        """Which extra CA made a chain verify, given the leaf's issuer DN (rfc4514). A leaf
+        signed by an intermediate names no extra CA directly: then the first extra source
+        (``--ca-bundle`` comes before others)."""
+        for extra in self.extras:
+            if issuer in extra.subjects:
+                return extra.label
+        return self.extras[0].label if self.extras else SYSTEM
+
+    def with_extra(self, label: str, pem: str) -> Trust:
+        """This trust plus one more named CA source (e.g. the kubeconfig's cluster CA)."""
+        ders = tuple(pem_certificates(pem))
+        if not ders:
+            return self
+        return Trust([*self.extras, ExtraCa(label, ders)], system=self.system)
+
+
+def load_trust(
+    ca_bundle: str | None = None, *, ca_text: str | None = None, label: str | None = None
+) -> Trust:
+    """The run's trust: the system store plus ``--ca-bundle`` (a file, or its text). A bundle
+    that cannot be read or holds no certificate is a usage error (exit 2)."""
+    if not ca_bundle and ca_text is None:
+        return Trust()
+    shown = label or str(ca_bundle)
+    label = "--ca-bundle"
+    if ca_text is None:
+        try:
+            with open(str(ca_bundle), encoding="utf-8", errors="replace") as handle:
+                ca_text = handle.read()
+        except OSError as exc:
+            raise UsageError(
+                f"--ca-bundle {ca_bundle}: not a readable file ({exc.strerror or exc})"
+            ) from None
+    try:
+        ders = pem_certificates(ca_text)
+    except (ValueError, ssl.SSLError) as exc:
+        raise UsageError(
+            f"--ca-bundle {shown}: cannot load PEM certificates (malformed: {exc})"
+        ) from None
+    if not ders:
+        raise UsageError(
+            f"--ca-bundle {shown}: cannot load PEM certificates (none in it: expected "
+            "-----BEGIN CERTIFICATE-----)"
+        )
+    return Trust([ExtraCa(label, tuple(ders))])
+
+
+def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Verified TLS: the system trust store plus the optional ``--ca-bundle`` PEM file."""
+    context = ssl.create_default_context()
+    if ca_bundle:
+        try:
+            context.load_verify_locations(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(
+                f"--ca-bundle {ca_bundle}: cannot load PEM certificates ({reason})"
+            ) from None
+    return context
+
+
+def verifies_with(
+    leaf: bytes, host: str, anchors: Sequence[bytes], others: Sequence[bytes]
+) -> bool:
+    """Whether ``leaf`` (DER) for ``host`` chains to one of ``anchors`` (DER), with ``others``
+    as candidate intermediates: would a client trusting only ``anchors`` accept it? (E.g. the
+    cluster's ``httpProxyConfig.trustedCa`` and an inspecting proxy's certificate.)"""
+    if not leaf or not anchors:
+        return False
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+    try:
+        store = Store([x509.load_der_x509_certificate(d) for d in anchors])
+        chain = [x509.load_der_x509_certificate(d) for d in (*others, *anchors)]
+        try:
+            subject: x509.DNSName | x509.IPAddress = x509.IPAddress(ipaddress.ip_address(host))
+        except ValueError:
+            subject = x509.DNSName(host)
+        verifier = PolicyBuilder().store(store).build_server_verifier(subject)
+        verifier.verify(x509.load_der_x509_certificate(leaf), chain)
+    except (VerificationError, ValueError, TypeError):
+        return False
+    return True
