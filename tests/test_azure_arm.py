@@ -186,6 +186,7 @@ def test_managed_identity_cluster_in_azure_passes_every_check(azure: Callable[..
         "azure.credentials",
         "azure.identity",
         "azure.local-accounts",
+        "azure.outbound",
         "azure.providers",
         "azure.subscription",
     }
