@@ -470,7 +470,11 @@ async def presented_certificate(
 
 
 class _NotHttp(Exception):
-    """The peer sent something that is not an HTTP response head."""
+    """The peer sent something that is not an HTTP response head (``empty``: nothing at all)."""
+
+    def __init__(self, text: str, empty: bool = False) -> None:
+        super().__init__(text)
+        self.empty = empty
 
 
 def _request(host: str, port: int, path: str, *, absolute: bool, default_port: int) -> str:
@@ -498,7 +502,7 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[int, str, dict[str, 
     while True:
         line = await _read_line(reader)
         if not line:
-            raise _NotHttp("nothing (the connection closed before a response)")
+            raise _NotHttp("nothing (the connection closed before a response)", empty=True)
         parts = line.decode("latin-1").strip().split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
             raise _NotHttp(f"something that is not HTTP: {line[:60]!r}")
@@ -610,6 +614,19 @@ async def _exchange(
             "http", "reset", f"connection reset before an HTTP answer ({exc})"
         ) from None
     except _NotHttp as exc:
+        if exc.empty and tls:
+            # the peer ended the TLS session (close_notify, FIN or RST: Python's ssl cannot
+            # tell them apart) without a byte of HTTP: a TLS-level refusal, as when a TLS 1.3
+            # server or an inspecting device rejects the session after the handshake
+            raise _PhaseFailed(
+                "tls",
+                "aborted",
+                "the TLS session was closed right after the handshake, before any HTTP answer",
+            ) from None
+        if exc.empty:
+            raise _PhaseFailed(
+                "http", "closed", "the connection was closed before any HTTP answer"
+            ) from None
         raise _PhaseFailed("http", "garbage", f"the answer was {exc}") from None
     except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
         raise _PhaseFailed("http", "error", f"HTTP exchange failed: {exc or 'EOF'}") from None
