@@ -9,6 +9,8 @@ import json
 import re
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -530,3 +532,85 @@ def test_matrix_of_forty_hosts_by_six_pools_is_escaped_and_orders_problems_first
     assert html.count("not probed") == 40
     local_only = [r for r in results if r["details"]["vantage"] == "local"]
     assert probe_matrix({"results": local_only}) is None, "no in-cluster findings, no matrix"
+
+
+def test_probe_pods_never_get_this_machines_proxy_and_say_which_they_used(
+    tmp_path: Path, kube_api: Any, kube_runner: Any, net: dict[str, Any]
+) -> None:
+    """The laptop's HTTPS_PROXY is not the cluster's path: the pods keep what the platform
+    injects (here nothing), and every in-cluster finding says so."""
+    api = kube_api(cluster())
+    runner = kube_runner(api)
+    checks = [a for c in ("connectivity.in-cluster",) for a in ("--check", c)]
+    result = preflight(
+        "run",
+        "--kubeconfig",
+        str(api.kubeconfig(tmp_path / "kc")),
+        "--profile",
+        str(net["profile"]),
+        "--set",
+        f"probe_nameserver={net['pods'].address}",
+        "--ca-bundle",
+        str(net["ca"]),
+        "--timeout",
+        "3",
+        "--in-cluster",
+        *checks,
+        env={"HTTPS_PROXY": "http://laptop-proxy.corp:3128", "NO_PROXY": "contoso.test"},
+        out=tmp_path / "out",
+    )
+    for job in created_jobs(api):
+        env = {e["name"]: e for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert not {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "NO_PROXY"} & set(env)
+        assert env["PREFLIGHT_PROXY_SOURCE"]["value"] == "platform"
+    assert all("laptop-proxy" not in " ".join(r.env.values()) for r in runner.history)
+    found = in_cluster(result)
+    assert found
+    for finding in found:
+        assert finding["details"]["proxy_used"] == "none"
+        assert "as the platform injects it" in finding["details"]["proxy_source"]
+        assert "no proxy" in finding["message"]
+
+
+def test_probe_pods_are_capped_and_run_in_waves(
+    tmp_path: Path, kube_api: Any, kube_runner: Any, net: dict[str, Any]
+) -> None:
+    def peak_pods(*args: str) -> tuple[int, Result, Any]:
+        api = kube_api(cluster())
+        runner = kube_runner(api)
+        peaks: list[int] = [0]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                running = [r for r in list(runner.history) if r.process is not None]
+                peaks.append(sum(1 for r in running if r.process.poll() is None))
+                time.sleep(0.01)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            result = run(
+                tmp_path,
+                api.kubeconfig(tmp_path / f"kc{len(args)}"),
+                net,
+                "--in-cluster",
+                "--set",
+                "probe_per=node",
+                "--check",
+                "connectivity.in-cluster",
+                *args,
+            )
+        finally:
+            stop.set()
+            sampler.join()
+        assert len(runner.history) == 4, "every node probed"
+        assert len({f["details"]["node"] for f in in_cluster(result)}) == 4
+        return max(peaks), result, runner
+
+    unbounded, _, _ = peak_pods()
+    assert unbounded >= 2, "the sampler sees pods running side by side"
+    capped, _, _ = peak_pods("--set", "probe_max_pods=1")
+    assert capped == 1, "never two probe pods at once"
+    bad = preflight("run", "--in-cluster", "--set", "probe_max_pods=0", out=tmp_path / "bad")
+    assert bad.code == 2 and "probe_max_pods" in bad.stderr

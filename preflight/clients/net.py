@@ -156,14 +156,6 @@ class _PhaseFailed(Exception):
         self.phase, self.kind, self.error = phase, kind, error
 
 
-class _Untrusted(Exception):
-    """The system store does not know the chain's CA (the caller may retry with extras)."""
-
-    def __init__(self, failure: _PhaseFailed) -> None:
-        super().__init__(failure.error)
-        self.failure = failure
-
-
 _Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
@@ -354,9 +346,10 @@ async def _tls_session(
 ) -> _Streams:
     """A verified TLS session, and which store verified it (``result.trust``).
 
-    The system store goes first; only if it does not know the issuer, and extra CAs exist,
-    does a second connection try system + extras. One handshake proves which store was needed,
-    which a single combined handshake could not."""
+    Without extra CAs there is one store and one handshake. With them, the handshake trusts
+    system + extras, and the leaf's issuer (name and key id) says which store was needed; an
+    issuer the run has not met yet is settled once by a second handshake trusting the system
+    store alone (``Trust.source_for`` keeps the answer for the run's other hosts)."""
 
     async def open_path() -> _Streams:
         if proxy is not None:
@@ -364,28 +357,38 @@ async def _tls_session(
         return await _connect(addresses, port, timeout, result)
 
     streams = await open_path()
+    context = trust.combined if trust.has_extras else trust.system
     try:
-        await _handshake(streams[1], host, trust.first, timeout, result, retryable=trust.has_extras)
+        await _handshake(streams[1], host, context, timeout, result)
+    except BaseException:
+        await _close(streams[1])
+        raise
+    if not trust.has_extras:
         result.trust = SYSTEM
         return streams
-    except _Untrusted:
-        await _close(streams[1])
-    except BaseException:
-        await _close(streams[1])
-        raise
-    result.attempts.append(
-        {
-            "tls": "the system store does not know the issuer; retrying with "
-            + ", ".join(e.label for e in trust.extras)
-        }
-    )
-    streams = await open_path()
-    try:
-        await _handshake(streams[1], host, trust.combined, timeout, result, retryable=False)
-    except BaseException:
-        await _close(streams[1])
-        raise
-    result.trust = trust.source_of(str(result.tls.get("issuer", "")))
+
+    async def system_alone() -> bool | None:
+        """Does the system store alone verify this host? None when the check itself failed."""
+        scratch = ProbeResult(ok=False, phase="tls", proxy=result.proxy)
+        try:
+            again = await open_path_for(scratch)
+        except _PhaseFailed:
+            return None
+        try:
+            await _handshake(again[1], host, trust.system, timeout, scratch)
+            return True
+        except _PhaseFailed as failure:
+            return False if failure.kind == "untrusted" else None
+        finally:
+            await _close(again[1])
+
+    async def open_path_for(scratch: ProbeResult) -> _Streams:
+        if proxy is not None:
+            return await _via_proxy(host, port, proxy, timeout, scratch)
+        return await _connect(addresses, port, timeout, scratch)
+
+    issuer = str(result.tls.get("issuer", ""))
+    result.trust = await trust.source_for(issuer, result.leaf_der, system_alone)
     return streams
 
 
@@ -395,8 +398,6 @@ async def _handshake(
     context: ssl.SSLContext,
     timeout: float,
     result: ProbeResult,
-    *,
-    retryable: bool,
 ) -> None:
     try:
         await _timed(result, "tls", writer.start_tls(context, server_hostname=host), timeout)
@@ -415,10 +416,7 @@ async def _handshake(
             kind = "hostname"
         else:
             kind = "verify"
-        failure = _PhaseFailed("tls", kind, f"certificate verification failed: {message}")
-        if kind == "untrusted" and retryable:
-            raise _Untrusted(failure) from None
-        raise failure from None
+        raise _PhaseFailed("tls", kind, f"certificate verification failed: {message}") from None
     except (ssl.SSLError, OSError, EOFError, ValueError) as exc:
         kind = "reset" if isinstance(exc, ConnectionResetError) else "error"
         text = str(exc) or type(exc).__name__

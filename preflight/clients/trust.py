@@ -10,9 +10,10 @@ system store alone first, and only when that fails for an unknown issuer against
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,20 @@ def describe_certificate(der: bytes) -> dict[str, Any]:
     return info
 
 
+def _authority_key_id(der: bytes) -> bytes:
+    """The key id of a certificate's issuer (empty when absent or unreadable)."""
+    if not der:
+        return b""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except (ValueError, x509.ExtensionNotFound):
+        return b""
+    return aki.value.key_identifier or b""
+
+
 def _subject_of(der: bytes) -> str:
     from cryptography import x509
 
@@ -73,10 +88,9 @@ class ExtraCa:
 class Trust:
     """The system store plus named extra CAs, with the contexts a probe verifies against.
 
-    ``first`` is what a handshake tries first: the system store alone, so that a success
-    proves the system store suffices. ``combined`` adds every extra CA (certificates already in
-    the system store are not "extra": passing the whole system bundle changes nothing).
-    ``source_of(issuer)`` names the extra CA whose subject issued a leaf.
+    ``system`` trusts the system store alone; ``combined`` adds every extra CA (certificates
+    already in the system store are not "extra": passing the whole system bundle changes
+    nothing). ``source_for`` says which of them a verified chain needed, once per issuer.
     """
 
     def __init__(self, extras: Sequence[ExtraCa] = (), system: ssl.SSLContext | None = None):
@@ -88,6 +102,7 @@ class Trust:
             if new:
                 kept.append(ExtraCa(extra.label, new, frozenset(_subject_of(d) for d in new)))
         self.extras: tuple[ExtraCa, ...] = tuple(kept)
+        self._sources: dict[tuple[str, bytes], asyncio.Future[str]] = {}
         self.combined = self.system
         if self.extras:
             self.combined = ssl.create_default_context()
@@ -101,10 +116,6 @@ class Trust:
     def has_extras(self) -> bool:
         return bool(self.extras)
 
-    @property
-    def first(self) -> ssl.SSLContext:
-        return self.system
-
     def source_of(self, issuer: str) -> str:
         """Which extra CA made a chain verify, given the leaf's issuer DN (rfc4514). A leaf
         signed by an intermediate names no extra CA directly: then the first extra source
@@ -113,6 +124,27 @@ class Trust:
             if issuer in extra.subjects:
                 return extra.label
         return self.extras[0].label if self.extras else SYSTEM
+
+    async def source_for(
+        self,
+        issuer: str,
+        leaf: bytes,
+        system_alone: Callable[[], Awaitable[bool | None]],
+    ) -> str:
+        """Which store verified a chain whose leaf has this issuer: ``system`` or an extra
+        CA's label. Decided once per issuer (name and authority key id) for the whole run, by
+        ``system_alone()``, a handshake trusting the system store only; concurrent probes of
+        the same issuer wait for that one answer. When it cannot be settled (the second
+        handshake failed for another reason), the extra CA is named: claiming an origin
+        answered when it may not have is the worse mistake."""
+        key = (issuer, _authority_key_id(leaf))
+        if key not in self._sources:
+            self._sources[key] = asyncio.ensure_future(self._settle(issuer, system_alone))
+        return await asyncio.shield(self._sources[key])
+
+    async def _settle(self, issuer: str, system_alone: Callable[[], Awaitable[bool | None]]) -> str:
+        verdict = await system_alone()
+        return SYSTEM if verdict is True else self.source_of(issuer)
 
     def with_extra(self, label: str, pem: str) -> Trust:
         """This trust plus one more named CA source (e.g. the kubeconfig's cluster CA)."""

@@ -18,6 +18,7 @@ Variants (keyword arguments):
 - ``expired=True``: signed by ``ca`` but valid only from 30 days ago until yesterday.
 - ``tls_then_silence=True``: completes the TLS handshake (SNI recorded) and never sends HTTP.
 - ``accept_then_silence=True``: accepts TCP and never sends a byte (TLS handshake never ends).
+- ``handshake_delay=0.1``: waits that long before answering the ClientHello (a distant peer).
 
 ``HttpServer`` is the plain-HTTP twin (port-80-style hosts); it records requests the same way.
 
@@ -315,6 +316,7 @@ class TlsHttpServer(HttpServer):
         headers: Mapping[str, str] | None = None,
         body: bytes = b"",
         handshake_timeout: float = 10.0,
+        handshake_delay: float = 0.0,
         routes: Mapping[str, Response | Responder] | None = None,
         responder: Responder | None = None,
     ) -> None:
@@ -337,6 +339,8 @@ class TlsHttpServer(HttpServer):
         self.expired = expired
         self.tls_then_silence = tls_then_silence
         self.handshake_timeout = handshake_timeout
+        #: seconds the server waits before answering the ClientHello (a far-away TLS peer)
+        self.handshake_delay = handshake_delay
         not_before = not_after = None
         if expired:
             now = dt.datetime.now(dt.UTC)
@@ -374,6 +378,8 @@ class TlsHttpServer(HttpServer):
 
     def _wrap(self, conn: socket.socket) -> socket.socket | None:
         conn.settimeout(self.handshake_timeout)
+        if self.handshake_delay:
+            self._stopping.wait(self.handshake_delay)
         try:
             tls = self.ssl_context.wrap_socket(conn, server_side=True)
         except (ssl.SSLError, OSError) as exc:
