@@ -139,8 +139,29 @@ def main() -> None:
             f"{med['wall_500'] / med['wall_one_slow']:.2f}",
             f"about {bounded['ideal_ratio']:.1f} (8 rounds)",
         ),
-        ("peak open sockets, 500 hosts", f"{max(bounded['sockets'])}", "<= 64 + a few"),
-        ("peak RSS, 500 hosts", f"{max(bounded['rss_mb']):.0f} MiB", ""),
+        (
+            "wall, 500 hosts, no added latency (the CPU floor: handshakes, parsing, report)",
+            f"{med['wall_500_fast']:.2f} s",
+            "",
+        ),
+        (
+            "what the latency cost at --concurrency 64 (500 slow - 500 fast)",
+            f"{med['wall_500'] - med['wall_500_fast']:.2f} s",
+            "8 rounds x 0.3 s = 2.4 s",
+        ),
+        (
+            "wall, 500 hosts (slow), --concurrency 4096 (unbounded)",
+            f"{med['wall_500_unbounded']:.2f} s",
+            "",
+        ),
+        (
+            "peak open sockets, 500 hosts, --concurrency 64",
+            f"{max(bounded['sockets'])}",
+            "<= 64 + a few",
+        ),
+        ("peak open sockets, 500 hosts, unbounded", f"{max(bounded['sockets_unbounded'])}", ""),
+        ("peak RSS, 500 hosts, --concurrency 64", f"{max(bounded['rss_mb']):.0f} MiB", ""),
+        ("peak RSS, 500 hosts, unbounded", f"{max(bounded['rss_unbounded_mb']):.0f} MiB", ""),
     ]
     print(
         f"median of {args.repeat} alternating runs, {os.cpu_count()} CPU(s), "
@@ -159,7 +180,19 @@ def bounded_runs(exe: list[str], env: dict[str, str], repeat: int) -> dict[str, 
 
     names = [f"h{i:03d}.bounded.test" for i in range(500)]
     ca = trustme.CA()
-    result: dict[str, Any] = {"wall_one_slow": [], "wall_500": [], "sockets": [], "rss_mb": []}
+    result: dict[str, Any] = {
+        k: []
+        for k in (
+            "wall_one_slow",
+            "wall_500",
+            "wall_500_unbounded",
+            "wall_500_fast",
+            "sockets",
+            "sockets_unbounded",
+            "rss_mb",
+            "rss_unbounded_mb",
+        )
+    }
     with tempfile.TemporaryDirectory() as tmp_text:
         tmp = Path(tmp_text)
         bundle = write_ca_bundle(ca, tmp / "ca.pem")
@@ -169,29 +202,43 @@ def bounded_runs(exe: list[str], env: dict[str, str], repeat: int) -> dict[str, 
         ):
             one = write_profile(tmp, names[:1], tls.port, "one-slow")
             many = write_profile(tmp, names, tls.port, "five-hundred")
-            common = [
-                "run",
-                "--check",
-                "egress.https",
-                "--nameserver",
-                dns.address,
-                "--ca-bundle",
-                str(bundle),
-                "--concurrency",
-                "64",
-                "--format",
-                "json",
-                "--quiet",
-                "--out",
-                str(tmp / "out"),
-            ]
+
+            def argv(profile: Path, concurrency: int = 64) -> list[str]:
+                return [
+                    *exe,
+                    "run",
+                    "--check",
+                    "egress.https",
+                    "--nameserver",
+                    dns.address,
+                    "--ca-bundle",
+                    str(bundle),
+                    "--concurrency",
+                    str(concurrency),
+                    "--format",
+                    "json",
+                    "--quiet",
+                    "--out",
+                    str(tmp / "out"),
+                    "--profile",
+                    str(profile),
+                ]
+
             for _ in range(repeat):
-                wall, _, _ = measured([*exe, *common, "--profile", str(one)], env)
+                wall, _, _ = measured(argv(one), env)
                 result["wall_one_slow"].append(wall)
-                wall, sockets, rss = measured([*exe, *common, "--profile", str(many)], env)
+                wall, sockets, rss = measured(argv(many), env)
                 result["wall_500"].append(wall)
                 result["sockets"].append(sockets)
                 result["rss_mb"].append(rss)
+                wall, sockets, rss = measured(argv(many, 4096), env)
+                result["wall_500_unbounded"].append(wall)
+                result["sockets_unbounded"].append(sockets)
+                result["rss_unbounded_mb"].append(rss)
+                dns.delay, tls.handshake_delay = 0.0, 0.0
+                wall, _, _ = measured(argv(many), env)
+                result["wall_500_fast"].append(wall)
+                dns.delay, tls.handshake_delay = 0.2, 0.1
             report = json.loads((tmp / "out" / "report.json").read_text())
             statuses = {r["status"] for r in report["results"]}
             assert statuses == {"pass"}, f"every one of the 500 hosts must pass: {statuses}"
