@@ -48,6 +48,8 @@ from .services import (
 )
 
 FIREWALL_DOCS = "https://learn.microsoft.com/azure/aks/outbound-rules-control-egress"
+#: the trust source named when a chain verifies through the cluster's own trusted CAs
+TRUSTED_CA = "httpProxyConfig.trustedCa"
 PROXY_DOCS = "https://learn.microsoft.com/azure/aks/http-proxy"
 ARC_PROXY_DOCS = (
     "https://learn.microsoft.com/azure/azure-arc/kubernetes/quickstart-connect-cluster"
@@ -137,6 +139,23 @@ class EgressHttps(Check):
             timeout=ctx.timeout,
             path=service.path,
         )
+        if not result.ok and result.kind == "untrusted" and host.tls:
+            # the cluster's own trusted CAs (AKS httpProxyConfig.trustedCa) count as a trust
+            # source too: a chain they verify ends at the cluster's inspecting proxy
+            known = await cluster_trust(ctx)
+            if known.certificates:
+                retried = await probe_endpoint(
+                    host.fqdn,
+                    host.port,
+                    addresses=addresses,
+                    trust=host_trust.with_extra(TRUSTED_CA, known.certificates),
+                    proxy=proxy,
+                    timeout=ctx.timeout,
+                    path=service.path,
+                )
+                if retried.ok:
+                    result = retried
+                    host_trust = host_trust.with_extra(TRUSTED_CA, known.certificates)
         details.update(result.to_details())
         scheme = "HTTPS" if host.tls else "HTTP"
         if not result.ok:
@@ -340,13 +359,14 @@ async def _with_cluster_trust(
             details,
         )
     details["cluster_trusts_ca"] = None
-    if not service.azure_ca:
-        # no documented CA to hold the answer against: the path from here is proven; say what
-        # the cluster needs, as a note
+    details["cluster_trust"] = known.why
+    if r.trust not in (None, "system"):
+        # the user named the inspecting CA (--ca-bundle): the origin's answer came through it,
+        # which proves the path from here; what the nodes trust is the open question, said
         return Verdict(
             "open",
-            verdict.message + f"; TLS inspected by {ca!r}: the cluster's nodes must trust it too "
-            f"(not checked: {known.why})",
+            verdict.message + f"; TLS inspected by {ca!r} (given with {r.trust}): the cluster's "
+            "nodes must trust it too (not checked: see details.cluster_trust)",
             details=details,
         )
     return Verdict(

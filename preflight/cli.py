@@ -312,6 +312,10 @@ def profiles_command(name: str | None, set_: Sequence[str]) -> None:
     from preflight.params import parse_set
 
     profile = load_profile(name)
+    from preflight import registry
+    from preflight.session import validate_services
+
+    validate_services(profile, registry.load())
     known = {**{p: "" for p in profile.parameters}, **{p: "" for p in profile.placeholders()}}
     params = parse_set(set_, known)
     context = Context(RunOptions(profile=profile, params=params))

@@ -65,10 +65,11 @@ def prepare_probe(params: Mapping[str, Any]) -> tuple[Any, list[Any]]:
     from preflight.clients.dns import parse_nameserver
     from preflight.context import Context, RunOptions
     from preflight.params import parse_set
-    from preflight.session import _known_parameters, validate_parameters
+    from preflight.session import _known_parameters, validate_parameters, validate_services
 
     profile = _profile(str(params.get("profile") or "azure-public"))
     registry = registry_module.load()
+    validate_services(profile, registry)
     checks = registry.select(tuple(params.get("check") or DEFAULT_CHECKS), ())
     values = parse_set(params.get("set") or (), _known_parameters(profile, registry))
     validate_parameters(values, registry)

@@ -525,6 +525,8 @@ def test_an_unknown_service_kind_is_exit_2_with_file_and_line(tmp_path: Path) ->
     assert f"{prof}:5" in result.stderr and "'acrr'" in result.stderr
     assert "did you mean 'acr'" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    shown = preflight("profiles", str(prof))
+    assert shown.code == 2 and f"{prof}:5" in shown.stderr
 
 
 # -- peers that misbehave: each a finding with its phase, within --timeout ------------------------
@@ -662,3 +664,44 @@ def test_a_tls13_abort_after_the_handshake_is_a_tls_finding_however_it_closes(
     assert (finding["status"], finding["details"]["phase"]) == ("fail", "tls"), finding
     assert finding["details"]["tls"]["version"] == "TLSv1.3"
     assert "handshake" in finding["message"] and "internal" not in finding["message"]
+
+
+def test_a_chain_the_clusters_trusted_ca_verifies_is_inspection_the_cluster_accepts(
+    tmp_path: Path, tls_server: Any, tls_ca: Any, inspecting_proxy: Any
+) -> None:
+    """No --ca-bundle: the inspecting proxy's CA is known only as the cluster's
+    httpProxyConfig.trustedCa. The chain verifies through it; the origin's marks came back."""
+    origin = tls_server(hostnames=[ACR], routes={"/v2/": azure_services.acr_v2_challenge(ACR)})
+    proxy = inspecting_proxy(upstream={ACR: ("127.0.0.1", origin.port)}, upstream_ca=tls_ca)
+    aks = {
+        "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/"
+        "managedClusters/aks1",
+        "name": "aks1",
+        "type": "Microsoft.ContainerService/managedClusters",
+        "location": "eastus",
+        "properties": {
+            "agentPoolProfiles": [],
+            "httpProxyConfig": {
+                "httpsProxy": proxy.url,
+                "trustedCa": base64.b64encode(proxy.ca.cert_pem.bytes()).decode(),
+            },
+        },
+    }
+    aks_json = tmp_path / "aks.json"
+    aks_json.write_text(json.dumps(aks))
+    prof = profile(tmp_path, [{"host": ACR, "port": origin.port}])
+    result = run(
+        tmp_path,
+        prof,
+        "--check",
+        "egress.https",
+        "--proxy",
+        proxy.url,
+        "--set",
+        f"aks_json={aks_json}",
+    )
+    finding = egress(result, ACR)
+    assert finding["status"] == "pass", finding
+    assert finding["details"]["trust"] == "httpProxyConfig.trustedCa"
+    assert finding["details"]["cluster_trusts_ca"] is True
+    assert "Contoso TLS Inspection" in finding["details"]["inspected_by"]

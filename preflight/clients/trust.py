@@ -146,9 +146,10 @@ class Trust:
         verdict = await system_alone()
         return SYSTEM if verdict is True else self.source_of(issuer)
 
-    def with_extra(self, label: str, pem: str) -> Trust:
-        """This trust plus one more named CA source (e.g. the kubeconfig's cluster CA)."""
-        ders = tuple(pem_certificates(pem))
+    def with_extra(self, label: str, pem: str | Sequence[bytes]) -> Trust:
+        """This trust plus one more named CA source (e.g. the kubeconfig's cluster CA), given
+        as PEM text or DER certificates."""
+        ders = tuple(pem_certificates(pem)) if isinstance(pem, str) else tuple(pem)
         if not ders:
             return self
         return Trust([*self.extras, ExtraCa(label, ders)], system=self.system)
