@@ -30,6 +30,10 @@ manifests with the image, pull secrets, node placement and proxy of ``--set``, `
 ``wait_pod``/``wait_deployment`` return an ``Outcome``, and ``explain`` turns a failed outcome or
 a refused create (KubeError) into a message and a remediation. Under ``--dry-run`` nothing is
 applied and ``wait_*`` answer ``reason == "DryRun"``.
+
+A check that runs another program uses ``run_command`` / ``run_command_async``: the program runs
+in its own process group, bounded, and is killed with its children on timeout, on the run's
+deadline, on SIGINT/SIGTERM and at exit; ``CommandResult.failure()`` names it for a message.
 """
 
 from __future__ import annotations
@@ -69,6 +73,9 @@ from preflight.incluster import (
 from preflight.model import Finding, Status
 from preflight.params import truthy
 from preflight.probe import parse_probe_output
+from preflight.subprocesses import Completed as CommandResult
+from preflight.subprocesses import run as run_command
+from preflight.subprocesses import run_async as run_command_async
 
 __all__ = [
     "CATEGORIES",
@@ -106,6 +113,9 @@ __all__ = [
     "preflight_command",
     "probe_endpoint",
     "run_in_daemon_thread",
+    "CommandResult",
+    "run_command",
+    "run_command_async",
     "truthy",
     "NOT_SUPPORTED",
     "EventSampling",

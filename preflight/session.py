@@ -343,6 +343,9 @@ class Interrupts:
         if self.signum is None:
             self.signum = signum
             self.context.cancelled.set()
+            from preflight.subprocesses import terminate_all
+
+            terminate_all()  # exec plugins and az calls: their process groups go now
             _say(
                 f"preflight: interrupted ({signal.Signals(signum).name}): stopping and cleaning "
                 "up; interrupt again to leave without waiting"
