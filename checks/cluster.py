@@ -37,6 +37,8 @@ class ClusterReachable(Check):
             ]
         assert reach.error is not None
         details.update(kind=reach.error.kind, status=reach.error.status)
+        if reach.error.command:  # an exec credential plugin: which one (never its env)
+            details["command"] = reach.error.command
         return [
             Finding(
                 Status.FAIL,

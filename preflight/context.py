@@ -301,7 +301,13 @@ class Context:
             from preflight.clients.kube import KubeClient, KubeSettings
 
             self._kube = KubeClient(
-                KubeSettings(self.options.kubeconfig, self.options.kube_context, self.timeout)
+                KubeSettings(
+                    self.options.kubeconfig,
+                    self.options.kube_context,
+                    self.timeout,
+                    remaining=self.remaining,
+                    cancelled=self.cancelled,
+                )
             )
         return self._kube
 

@@ -75,7 +75,8 @@ def test_exec_credential_plugin(tmp_path: Path, kube_api: Any) -> None:
     broken = api.kubeconfig(tmp_path / "kc2", user_exec=[sys.executable, "-c", "exit(3)"])
     failed = run(tmp_path, broken).findings("cluster.reachable")[0]
     assert failed["status"] == "fail"
-    assert failed["details"]["kind"] in ("unauthorized", "config")
+    assert failed["details"]["kind"] == "exec"
+    assert "exited 3" in failed["message"] and "python" in failed["details"]["command"]
 
 
 def test_forbidden_and_server_error(tmp_path: Path, kube_api: Any) -> None:

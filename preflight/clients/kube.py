@@ -4,9 +4,11 @@ Reads are cached per run (a snapshot of the cluster every check agrees on). In-c
 write: ``create``/``delete``/``log`` and the uncached ``get_fresh``/``list_fresh`` that polling
 needs (preflight.incluster); those go through the same client, timeout and classification.
 
-It drives the official ``kubernetes`` client (kubeconfig, in-cluster config, token and exec users,
-TLS) but asks for raw JSON pages (``_preload_content=False``): turning 5,000 nodes into the
-client's model objects costs seconds and hundreds of megabytes that a read-only check never uses.
+It drives the official ``kubernetes`` client (kubeconfig, in-cluster config, token users, TLS);
+``exec`` credential plugins run through preflight.clients.kube_exec instead, bounded and killed
+with their children (the client's own runner has no timeout). It asks for raw JSON pages
+(``_preload_content=False``): turning 5,000 nodes into the client's model objects costs seconds
+and hundreds of megabytes that a read-only check never uses.
 Every list is paginated with ``limit``/``continue``; every call carries a timeout; each distinct
 list is fetched once per run however many checks read it.
 """
@@ -17,7 +19,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -29,15 +31,20 @@ IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 class KubeError(Exception):
     """A Kubernetes call that failed, classified so a finding can say what to do."""
 
-    def __init__(self, kind: str, message: str, status: int | None = None) -> None:
+    def __init__(
+        self, kind: str, message: str, status: int | None = None, *, remedy: str | None = None
+    ) -> None:
         super().__init__(message)
-        self.kind = kind  # config | dns | refused | tls | timeout | unauthorized | forbidden |
-        #                   notfound | conflict | throttled | server | error
+        self.kind = kind  # config | exec | dns | refused | tls | timeout | unauthorized |
+        #                   forbidden | notfound | conflict | throttled | server | error
         self.message = message
         self.status = status
+        self._remedy = remedy
+        #: the command that failed (an exec plugin's display name: no env, secrets masked)
+        self.command: str | None = None
 
     def remediation(self) -> str:
-        return _REMEDIES.get(self.kind, "check the API server and your kubeconfig")
+        return self._remedy or _REMEDIES.get(self.kind, "check the API server and your kubeconfig")
 
 
 _REMEDIES = {
@@ -64,6 +71,10 @@ class KubeSettings:
     kubeconfig: str | None
     context: str | None
     timeout: float
+    #: the run's time left (``Context.remaining``): bounds an exec credential plugin too
+    remaining: Callable[[], float] | None = None
+    #: set when the run is interrupted: a running exec plugin is stopped
+    cancelled: threading.Event | None = None
 
 
 @dataclass
@@ -101,12 +112,29 @@ class KubeClient:
         self.calls: list[str] = []
         self.source = ""
         self.server = ""
+        self._connect_lock = threading.Lock()
+        self._connect_error: KubeError | None = None
+        self._secrets: list[str] = []
+
+    def secrets(self) -> list[str]:
+        """Values every output must mask: the token or client key an exec plugin gave (a
+        token has no shape a pattern could catch). Empty until the client has connected."""
+        with self._lock:
+            return list(self._secrets)
 
     # -- connection ------------------------------------------------------------------------------
 
     def _client(self) -> Any:
         if self._api is not None:
             return self._api
+        with self._connect_lock:  # one exec plugin run per client, however many threads ask
+            if self._api is not None:
+                return self._api
+            if self._connect_error is not None:
+                raise self._connect_error
+            return self._connect()
+
+    def _connect(self) -> Any:
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
@@ -114,8 +142,20 @@ class KubeClient:
         configuration = client.Configuration()
         present, source = config_present(self.settings)
         try:
+            plan = None
+            if source != "in-cluster":
+                from preflight.clients.kube_exec import exec_plan
+
+                plan = exec_plan(self.settings.kubeconfig, self.settings.context)
             if source == "in-cluster":
                 config.load_incluster_config(client_configuration=configuration)
+            elif plan is not None:
+                config.load_kube_config_from_dict(
+                    self._exec_config(plan),
+                    context=plan.context,
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
             else:
                 config.load_kube_config(
                     config_file=self.settings.kubeconfig,
@@ -123,9 +163,13 @@ class KubeClient:
                     client_configuration=configuration,
                     persist_config=False,
                 )
+        except KubeError as exc:  # the exec plugin: it would fail the same way again
+            self.source = source
+            self._connect_error = exc
+            raise
         except (ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
             raise KubeError("config", f"cannot load the kubeconfig ({source}): {exc}") from None
-        except Exception as exc:  # exec plugins and YAML errors surface as many types
+        except Exception as exc:  # YAML errors and the client's own surface as many types
             raise KubeError(
                 "config", f"cannot load the kubeconfig ({source}): {type(exc).__name__}: {exc}"
             ) from None
@@ -134,6 +178,26 @@ class KubeClient:
         self.server = configuration.host
         self._api = client.ApiClient(configuration)
         return self._api
+
+    def _exec_config(self, plan: Any) -> dict[str, Any]:
+        """Run the user's exec plugin within --timeout and the run's deadline; the kubeconfig
+        to load with its credential in place of ``exec``. Raises KubeError("exec")."""
+        import time
+
+        from preflight.clients.kube_exec import config_with, run_plugin
+
+        self.server = str(plan.cluster.get("server") or "")  # the finding's target if it fails
+        remaining = self.settings.remaining
+        deadline = time.monotonic() + remaining() if remaining is not None else None
+        credential = run_plugin(
+            plan,
+            timeout=self.settings.timeout,
+            deadline=deadline,
+            cancel=self.settings.cancelled,
+        )
+        with self._lock:
+            self._secrets += credential.secrets()
+        return config_with(plan, credential)
 
     def reachability(self) -> Reachability:
         """GET /version then GET /api: reachable, and our credentials accepted. Once per run."""
