@@ -6,20 +6,21 @@ newer edition of the same page (docs.azure.cn, 2025; reference/endpoints.md: "a 
 >= 2.51.0") asks for Azure CLI 2.51.0. Below 2.24.0 is a failure (the documented minimum); from
 2.24.0 up to 2.51.0 a warning (it meets the older minimum, not the newer one, and `az upgrade`
 is cheap); 2.51.0 and up pass. The versions come from ``az version -o json``, which reads local
-files only; it runs with a timeout, and a machine without ``az`` skips the check (the extension
+files only; it runs bounded in its own process group (killed with its children on timeout, on
+the run's deadline and on Ctrl-C), and a machine without ``az`` skips the check (the extension
 may well be installed from another machine).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import shutil
+import time
 from typing import Any
 
-from preflight.api import Check, Context, Finding
+from preflight.api import Check, Context, Finding, run_command_async
 
 CLI_MINIMUM = "2.24.0"
 CLI_NEWER_MINIMUM = "2.51.0"
@@ -74,32 +75,21 @@ class AzureCli(Check):
                     "extension; nothing to do if that is another machine",
                 )
             ]
-        limit = min(max(ctx.timeout, 15.0), max(ctx.remaining() - 1.0, 1.0))
         env = {**os.environ, "AZURE_CORE_ONLY_SHOW_ERRORS": "true", "AZURE_CORE_NO_COLOR": "1"}
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                az,
-                "version",
-                "-o",
-                "json",
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
+        try:  # own process group: a hung az goes with its children at the bound or on Ctrl-C
+            done = await run_command_async(
+                [az, "version", "-o", "json"],
+                timeout=max(ctx.timeout, 15.0),
+                deadline=time.monotonic() + ctx.remaining() - 1.0,  # leave time to report
                 env=env,
+                cancel=ctx.cancelled,
             )
         except OSError as exc:
             return [_broken(az, f"cannot run it: {exc.strerror or exc}")]
+        if not done.ok:
+            return [_broken(az, done.failure())]
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), limit)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            return [_broken(az, f"`az version` did not answer within {limit:g}s")]
-        if proc.returncode != 0:
-            first = (err.decode("utf-8", "replace").strip().splitlines() or ["no output"])[0]
-            return [_broken(az, f"`az version` exited {proc.returncode}: {first[:200]}")]
-        try:
-            data = json.loads(out)
+            data = json.loads(done.stdout)
         except ValueError:
             return [_broken(az, "`az version -o json` printed no JSON")]
         if not isinstance(data, dict):

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +32,12 @@ SOURCES_HELP = (
     "log in with the Azure CLI (`az login`, `az cloud set` for China or US Gov), or run inside "
     "Azure with a managed identity"
 )
+
+
+def az_timeout(timeout: float) -> float:
+    """How long one ``az`` command may take: --timeout, but at least 15 s (az is a Python
+    program that may refresh its token over the network before answering)."""
+    return max(timeout, 15.0)
 
 
 class ArmError(Exception):
@@ -134,42 +139,43 @@ class ArmClient:
         az = shutil.which("az", path=self.environ.get("PATH"))
         if not az:
             return None
-        limit = max(1.0, min(30.0, self.remaining()))
-        try:
-            done = subprocess.run(
-                [az, "account", "get-access-token", "--resource", self.audience, "-o", "json"],
-                capture_output=True,
-                text=True,
-                timeout=limit,
-                env=self.environ,
-                stdin=subprocess.DEVNULL,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ArmError(
-                "error", f"the Azure CLI did not answer ({type(exc).__name__})"
-            ) from None
+        argv = [az, "account", "get-access-token", "--resource", self.audience, "-o", "json"]
+        done = self._az(argv)
+        if done is None:
+            raise ArmError("error", "the Azure CLI cannot be started")
+        if done.timed_out or done.cancelled:
+            raise ArmError("timeout", f"the Azure CLI did not answer: {done.failure()}")
         if done.returncode != 0:
-            first = (done.stderr.strip().splitlines() or ["no output"])[0][:200]
+            first = done.stderr_line() or "no output"
             raise ArmError("auth", f"az account get-access-token failed: {first}")
         try:
             value = json.loads(done.stdout)["accessToken"]
         except (ValueError, KeyError, TypeError):
             raise ArmError("error", "az account get-access-token printed no accessToken") from None
-        return Token(str(value), "azure-cli", az, cli_cloud=self._cli_cloud(az, limit))
+        return Token(str(value), "azure-cli", az, cli_cloud=self._cli_cloud(az))
 
-    def _cli_cloud(self, az: str, limit: float) -> str | None:
+    def _az(self, argv: list[str]) -> Any:
+        """One ``az`` command in its own process group (killed with its children on timeout,
+        on the run's deadline, on SIGINT/SIGTERM and at exit); None if it cannot start."""
+        import time
+
+        from preflight.subprocesses import run
+
         try:
-            done = subprocess.run(
-                [az, "cloud", "show", "--query", "name", "-o", "tsv"],
-                capture_output=True,
-                text=True,
-                timeout=limit,
+            return run(
+                argv,
+                timeout=az_timeout(self.timeout),
+                deadline=time.monotonic() + self.remaining() - 1.0,  # leave time to report
                 env=self.environ,
-                stdin=subprocess.DEVNULL,
             )
-        except (OSError, subprocess.TimeoutExpired):
+        except OSError:
             return None
-        return done.stdout.strip() or None if done.returncode == 0 else None
+
+    def _cli_cloud(self, az: str) -> str | None:
+        done = self._az([az, "cloud", "show", "--query", "name", "-o", "tsv"])
+        if done is None or not done.ok:
+            return None
+        return done.stdout.decode("utf-8", "replace").strip() or None
 
     def _from_imds(self) -> Token | None:
         if self.imds == DEFAULT_IMDS and not _on_azure():
