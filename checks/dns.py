@@ -81,7 +81,9 @@ class DnsResolve(Check):
         if private_zone:
             details["private_link_zone"] = private_zone
         if not result.ok:
-            if proxy is not None:
+            # only a proxy that resolves names itself (http, https, socks5h, socks4a) makes a
+            # local failure moot; socks5:// and socks4:// are handed what resolves here
+            if proxy is not None and proxy.remote_dns:
                 details["decided_by"] = "egress.https"
                 return Finding.skipped(
                     host.fqdn,

@@ -95,7 +95,9 @@ class EgressHttps(Check):
         details["service"] = service.kind
         proxy = ctx.proxies.for_host(host.fqdn, host.port, host.tls)
         addresses: list[str] = []
-        if proxy is None:
+        # a socks5:// or socks4:// proxy is handed addresses resolved here; the others resolve
+        # names themselves (and an unusable proxy setting fails in the probe, naming itself)
+        if proxy is None or not (proxy.remote_dns or proxy.error):
             resolution = await ctx.dns.resolve(host.fqdn)
             details["dns"] = resolution.outcome
             if not resolution.ok:
@@ -138,6 +140,7 @@ class EgressHttps(Check):
             proxy=proxy,
             timeout=ctx.timeout,
             path=service.path,
+            proxy_tls=trust.combined,
         )
         if not result.ok and result.kind == "untrusted" and host.tls:
             # the cluster's own trusted CAs (AKS httpProxyConfig.trustedCa) count as a trust
@@ -152,6 +155,7 @@ class EgressHttps(Check):
                     proxy=proxy,
                     timeout=ctx.timeout,
                     path=service.path,
+                    proxy_tls=trust.combined,
                 )
                 if retried.ok:
                     result = retried
@@ -396,11 +400,45 @@ def _explain(r: ProbeResult, host: Host, scheme: str, proxied: bool) -> tuple[st
         f"(an application rule for FQDN {host.rule}, or the service tag where one exists)"
     )
     if phase == "proxy":
+        scheme = r.proxy.split("://", 1)[0] if r.proxy and "://" in r.proxy else "http"
+        if kind == "config":
+            return (
+                f"the proxy setting cannot be used, so {scheme} egress through it was not "
+                f"tested: {error}",
+                "fix the variable (a URL such as http://proxy:3128, https://proxy:443 or "
+                "socks5h://proxy:1080; user:password@ before the host when it needs "
+                "credentials), unset it if this machine needs no proxy, or give --proxy",
+            )
+        if kind == "tls-untrusted":
+            return (
+                f"the https:// proxy's certificate is not trusted: {error}",
+                "pass the CA that signed the proxy's certificate with --ca-bundle (the URL's "
+                "host must be a name on that certificate), or use http:// if the proxy also "
+                "listens without TLS",
+            )
+        if kind == "tls":
+            return (
+                f"no TLS session with the https:// proxy: {error}",
+                "check that the port speaks TLS (https:// proxy URLs are for proxies reached "
+                "over TLS; most proxies listen in plain HTTP: http://)",
+            )
+        if r.proxy_reply and kind in ("unreachable", "refused"):
+            return (
+                f"the SOCKS proxy could not reach {host.fqdn}:{host.port}: {error}",
+                f"the proxy's own egress to {rule} is closed: allow outbound TCP {host.port} "
+                f"to {host.rule} from the proxy (or its upstream firewall)",
+            )
         proxy_page = ""
         if r.proxy_answer is not None:
             signs = proxy_made(r.proxy_answer)
             if signs:
                 proxy_page = f" ({', '.join(signs)})"
+        if kind == "denied" and r.proxy_reply:
+            return (
+                f"the SOCKS proxy refused the tunnel: {error}",
+                f"allow {rule} in the SOCKS proxy's rules, or add the host to NO_PROXY if it "
+                "must go direct",
+            )
         if kind == "denied":
             return (
                 f"the proxy refused the tunnel: {error}{proxy_page}",
@@ -418,14 +456,15 @@ def _explain(r: ProbeResult, host: Host, scheme: str, proxied: bool) -> tuple[st
                 )
             return (
                 f"the proxy wants credentials: {error}",
-                "give them in the proxy URL (--proxy http://user:password@proxy:port or "
+                f"give them in the proxy URL (--proxy {scheme}://user:password@proxy:port or "
                 "HTTPS_PROXY); they are redacted from every report",
             )
         if kind == "garbage":
             return (
-                f"the proxy did not speak HTTP: {error}",
-                "check that --proxy / HTTPS_PROXY names an HTTP proxy's address and port (not "
-                "a SOCKS or TLS port)",
+                f"the proxy did not speak {'SOCKS' if r.mode == 'socks' else 'HTTP'}: {error}",
+                "check that --proxy / HTTPS_PROXY names the proxy's address and port with the "
+                "scheme it speaks (http:// for an HTTP proxy, https:// for one reached over TLS, "
+                "socks5h:// for SOCKS5)",
             )
         return (
             f"the proxy could not be used: {error}",

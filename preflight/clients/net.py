@@ -12,18 +12,31 @@ keeps what a verdict needs: which trust store verified the certificate (``trust`
 and the answer itself (status, headers, a bounded body prefix). Judging it is the caller's job.
 
 Plain HTTP through a proxy goes as an absolute-URI ``GET`` (as curl does); CONNECT is for TLS.
+An ``https://`` proxy gets the same inside a TLS session with the proxy (verified with the run's
+trust, SNI the proxy's name), so TLS to the origin runs inside TLS to the proxy. A SOCKS proxy
+(``socks5h``/``socks4a``: the proxy resolves the name; ``socks5``/``socks4``: it is handed the
+addresses the caller resolved) carries both plain HTTP and TLS; its refusals are named by their
+SOCKS reply. A proxy setting that cannot be used (``Proxy.error``) is a ``proxy`` phase failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import ipaddress
 import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.clients.proxy import Proxy, ProxySettings, bypasses, redact_url
+from preflight.clients.proxy import (
+    Proxy,
+    ProxySettings,
+    bypasses,
+    redact_url,
+    validate_proxy_url,
+)
 from preflight.clients.trust import (
     SYSTEM,
     UNKNOWN_ISSUER_CODES,
@@ -43,6 +56,8 @@ __all__ = [
     "probe",
     "redact_url",
     "tls_context",
+    "allow_tls_in_tls",
+    "validate_proxy_url",
 ]
 
 USER_AGENT = "preflight/0.1 (+egress probe)"
@@ -104,8 +119,10 @@ class ProbeResult:
     ``trust`` says which store verified the certificate: ``system``, or the label of an extra
     CA (``--ca-bundle``, ``kubeconfig``), which means the TLS session ended at whoever holds
     that CA (an inspecting proxy, for a public service). ``mode`` is how the request travelled:
-    ``direct``, ``connect`` (a tunnel through the proxy) or ``forward`` (plain HTTP handed to
-    the proxy as an absolute URI: the proxy, not the origin, may be the one answering)."""
+    ``direct``, ``connect`` (a tunnel through the proxy), ``forward`` (plain HTTP handed to
+    the proxy as an absolute URI: the proxy, not the origin, may be the one answering) or
+    ``socks`` (a SOCKS tunnel). ``proxy_reply`` is a SOCKS proxy's refusal, as
+    ``0x05 Connection refused by destination host``."""
 
     ok: bool
     phase: str
@@ -116,6 +133,7 @@ class ProbeResult:
     proxy: str | None = None
     proxy_status: int | None = None
     proxy_answer: HttpAnswer | None = None
+    proxy_reply: str = ""
     mode: str = "direct"
     trust: str | None = None
     tls: dict[str, Any] = field(default_factory=dict)
@@ -130,7 +148,16 @@ class ProbeResult:
 
     def to_details(self) -> dict[str, Any]:
         details: dict[str, Any] = {"phase": self.phase, "timings_ms": self.timings_ms}
-        for key in ("error", "kind", "http_status", "address", "proxy", "proxy_status", "trust"):
+        for key in (
+            "error",
+            "kind",
+            "http_status",
+            "address",
+            "proxy",
+            "proxy_status",
+            "proxy_reply",
+            "trust",
+        ):
             value = getattr(self, key)
             if value not in (None, ""):
                 details[key] = value
@@ -169,18 +196,31 @@ async def probe(
     timeout: float,
     path: str = "/",
     body_limit: int = BODY_LIMIT,
+    proxy_tls: ssl.SSLContext | None = None,
 ) -> ProbeResult:
     """``GET path`` from ``host:port``; TLS (verified, SNI ``host``) unless ``trust`` is None.
 
+    ``addresses`` are where to connect directly (or what a ``socks5://``/``socks4://`` proxy is
+    handed); a proxy that resolves names itself needs none. ``proxy_tls`` verifies an
+    ``https://`` proxy (default: ``trust``'s system + extra CAs, else the system store).
     Each phase is bounded by ``timeout`` seconds (the HTTP phase covers the request, the head
     and the body prefix). Never raises for I/O: the result says where it stopped."""
     result = ProbeResult(ok=False, phase="connect", proxy=proxy.display if proxy else None)
+    if proxy is not None and proxy.error:
+        result.phase, result.kind, result.error = "proxy", "config", proxy.error
+        result.mode = "socks" if proxy.socks else "connect" if trust is not None else "forward"
+        return result
+    route = _Route(
+        proxy,
+        proxy_tls or (trust.combined if trust is not None else None),
+        addresses,
+    )
     streams: _Streams | None = None
     try:
         if trust is None:
-            streams, request = await _plain(host, port, addresses, proxy, timeout, path, result)
+            streams, request = await _plain(host, port, route, timeout, path, result)
         else:
-            streams = await _tls_session(host, port, addresses, proxy, trust, timeout, result)
+            streams = await _tls_session(host, port, route, trust, timeout, result)
             request = _request(host, port, path, absolute=False, default_port=443)
         result.request = request.split("\r\n", 1)[0]
         result.answer = await _exchange(streams, request, timeout, body_limit, result, trust)
@@ -190,7 +230,7 @@ async def probe(
         result.phase, result.kind, result.error = failure.phase, failure.kind, failure.error
         if failure.phase == "tls" and failure.kind in _CERTIFICATE_KINDS:
             result.presented_certificate = await presented_certificate(
-                host, port, addresses[0] if addresses else None, proxy, timeout
+                host, port, addresses[0] if addresses else None, proxy, timeout, route.proxy_tls
             )
     finally:
         if streams is not None:
@@ -223,7 +263,7 @@ def _os_error_kind(exc: OSError) -> tuple[str, str]:
 
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
-    with contextlib.suppress(TimeoutError, OSError, ssl.SSLError, RuntimeError):
+    with contextlib.suppress(TimeoutError, OSError, ssl.SSLError, RuntimeError, TypeError):
         await asyncio.wait_for(writer.wait_closed(), 0.5)
 
 
@@ -253,7 +293,20 @@ async def _connect(
     raise last
 
 
-async def _open_proxy(proxy: Proxy, timeout: float, result: ProbeResult) -> _Streams:
+@dataclass(frozen=True)
+class _Route:
+    """How to reach the target: directly to ``addresses``, or through ``proxy`` (``proxy_tls``
+    verifies an https:// proxy)."""
+
+    proxy: Proxy | None
+    proxy_tls: ssl.SSLContext | None
+    addresses: list[str]
+
+
+async def _open_proxy(
+    proxy: Proxy, timeout: float, result: ProbeResult, proxy_tls: ssl.SSLContext | None = None
+) -> _Streams:
+    """A connection to an HTTP proxy; for an https:// proxy, a verified TLS session with it."""
     try:
         streams = await _timed(
             result, "proxy_connect", asyncio.open_connection(proxy.host, proxy.port), timeout
@@ -265,14 +318,86 @@ async def _open_proxy(proxy: Proxy, timeout: float, result: ProbeResult) -> _Str
     except OSError as exc:
         kind, msg = _os_error_kind(exc)
         raise _PhaseFailed("proxy", kind, f"proxy {proxy.display}: {msg}") from None
+    if proxy.tls:
+        try:
+            await _proxy_handshake(streams[1], proxy, proxy_tls, timeout, result)
+        except BaseException:
+            await _close(streams[1])
+            raise
     return streams
 
 
+async def _proxy_handshake(
+    writer: asyncio.StreamWriter,
+    proxy: Proxy,
+    context: ssl.SSLContext | None,
+    timeout: float,
+    result: ProbeResult,
+) -> None:
+    """TLS with an https:// proxy: verified (system store + the run's extra CAs), SNI and
+    certificate name checked against the proxy's host."""
+    context = context or ssl.create_default_context()
+    try:
+        await _timed(
+            result, "proxy_tls", writer.start_tls(context, server_hostname=proxy.host), timeout
+        )
+        allow_tls_in_tls(writer)
+    except TimeoutError:
+        raise _PhaseFailed(
+            "proxy",
+            "tls",
+            f"proxy {proxy.display}: the TLS handshake with the proxy did not complete within "
+            f"{timeout:g}s (is this port an HTTP proxy without TLS? then use http://)",
+        ) from None
+    except ssl.SSLCertVerificationError as exc:
+        message = getattr(exc, "verify_message", "") or str(exc)
+        raise _PhaseFailed(
+            "proxy",
+            "tls-untrusted",
+            f"proxy {proxy.display}: the proxy's own certificate failed verification: {message}",
+        ) from None
+    except (ssl.SSLError, OSError, EOFError, ValueError, TypeError) as exc:
+        text = str(exc) or type(exc).__name__
+        raise _PhaseFailed(
+            "proxy",
+            "tls",
+            f"proxy {proxy.display}: the TLS handshake with the proxy failed: {text} (is this "
+            "port an HTTP proxy without TLS? then use http://)",
+        ) from None
+
+
+def allow_tls_in_tls(writer: asyncio.StreamWriter) -> None:
+    """Let a TLS session started inside this one (``start_tls`` again) fail cleanly.
+
+    Up to Python 3.12, when the inner handshake fails, asyncio's SSL transport calls
+    ``SSLProtocol._abort(exc)`` on the outer session, whose ``_abort`` takes no argument: the
+    TypeError skips waking the inner ``start_tls``, which then hangs to its timeout and the real
+    error (an untrusted certificate ...) is lost. 3.13 passes the error along; here this one
+    transport gets a ``_force_close`` that aborts the outer session either way."""
+    transport = writer.transport
+    protocol = getattr(transport, "_ssl_protocol", None)
+    if protocol is None or not hasattr(transport, "_force_close"):
+        return
+
+    def force_close(exc: BaseException | None) -> None:
+        transport._closed = True  # type: ignore[attr-defined]
+        try:
+            protocol._abort(exc)
+        except TypeError:
+            protocol._abort()
+
+    transport._force_close = force_close
+
+
 async def _via_proxy(
-    host: str, port: int, proxy: Proxy, timeout: float, result: ProbeResult
+    host: str, port: int, route: _Route, timeout: float, result: ProbeResult
 ) -> _Streams:
-    """A CONNECT tunnel to ``host:port`` (the proxy resolves the name)."""
-    reader, writer = await _open_proxy(proxy, timeout, result)
+    """A tunnel to ``host:port``: HTTP CONNECT (the proxy resolves the name), or SOCKS."""
+    proxy = route.proxy
+    assert proxy is not None
+    if proxy.socks:
+        return await _via_socks(host, port, route, timeout, result)
+    reader, writer = await _open_proxy(proxy, timeout, result, route.proxy_tls)
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     request = f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: {USER_AGENT}\r\n"
     if proxy.authorization:
@@ -309,21 +434,137 @@ async def _via_proxy(
     return reader, writer
 
 
+#: SOCKS5 replies (RFC 1928 section 6) and SOCKS4 ones, as the kind of failure they are
+_SOCKS_KINDS = {
+    0x01: "error",  # general SOCKS server failure
+    0x02: "denied",  # connection not allowed by ruleset
+    0x03: "unreachable",  # network unreachable
+    0x04: "unreachable",  # host unreachable
+    0x05: "refused",  # connection refused by destination host
+    0x06: "unreachable",  # TTL expired
+    0x07: "error",  # command not supported
+    0x08: "error",  # address type not supported
+    0x5B: "denied",  # SOCKS4: request rejected or failed
+    0x5C: "auth",  # SOCKS4: cannot reach identd on the client
+    0x5D: "auth",  # SOCKS4: identd reports another user
+}
+
+
+async def _via_socks(
+    host: str, port: int, route: _Route, timeout: float, result: ProbeResult
+) -> _Streams:
+    """A SOCKS tunnel to ``host:port`` (python-socks): the name for socks5h/socks4a, else the
+    caller's addresses, tried in order while the proxy says it cannot reach one."""
+    from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
+    from python_socks.async_.asyncio import Proxy as SocksProxy
+
+    proxy = route.proxy
+    assert proxy is not None
+    result.mode = "socks"
+    version = 4 if proxy.scheme.startswith("socks4") else 5
+    if proxy.remote_dns:
+        targets = [host]
+    else:
+        targets = [a for a in route.addresses if version == 5 or _is_ipv4(a)][:4]
+        if not targets:
+            raise _PhaseFailed(
+                "connect",
+                "no-address",
+                f"no {'IPv4 ' if version == 4 else ''}address for {host} to hand to the SOCKS "
+                f"proxy {proxy.display} ({proxy.scheme}:// resolves names on this machine; "
+                f"{proxy.scheme}{'h' if version == 5 else 'a'}:// lets the proxy resolve them)",
+            )
+    kind_of_proxy = ProxyType.SOCKS4 if version == 4 else ProxyType.SOCKS5
+    last: _PhaseFailed | None = None
+    for target in targets:
+        shown = f"[{target}]:{port}" if ":" in target else f"{target}:{port}"
+        socks = SocksProxy(
+            kind_of_proxy,
+            proxy.host,
+            proxy.port,
+            username=proxy.username,
+            password=proxy.password if version == 5 else None,
+            rdns=proxy.remote_dns,
+        )
+        try:
+            sock = await _timed(
+                result, "proxy_connect", socks.connect(target, port, timeout=timeout), timeout
+            )
+        except (ProxyTimeoutError, TimeoutError):
+            raise _PhaseFailed(
+                "proxy",
+                "timeout",
+                f"SOCKS proxy {proxy.display} did not complete CONNECT {shown} within {timeout:g}s",
+            ) from None
+        except ProxyConnectionError as exc:
+            if exc.errno == errno.ECONNREFUSED:
+                kind, msg = "refused", "connection refused (nothing listening, or a firewall)"
+            else:
+                kind, msg = "error", str(exc)
+            raise _PhaseFailed("proxy", kind, f"proxy {proxy.display}: {msg}") from None
+        except ProxyError as exc:
+            code = exc.error_code
+            text = str(exc) or "the proxy closed the connection"
+            if code is not None:
+                result.proxy_reply = f"{code:#04x} {text}"
+                kind = _SOCKS_KINDS.get(code, "error")
+                what = f"answered CONNECT {shown} with SOCKS{version} reply {result.proxy_reply}"
+            else:
+                result.proxy_reply = text
+                lowered = text.lower()
+                kind = "auth" if "authentication" in lowered else "garbage"
+                if kind == "auth":
+                    what = f"refused the SOCKS{version} login: {text}"
+                else:
+                    what = f"broke off the SOCKS{version} handshake: {text}"
+            last = _PhaseFailed("proxy", kind, f"SOCKS proxy {proxy.display} {what}")
+            result.attempts.append({"address": target, "outcome": last.error})
+            if kind in ("unreachable", "refused") and not proxy.remote_dns:
+                continue
+            raise last from None
+        except OSError as exc:
+            kind, msg = _os_error_kind(exc)
+            raise _PhaseFailed("proxy", kind, f"proxy {proxy.display}: {msg}") from None
+        try:
+            streams = await asyncio.open_connection(sock=sock)
+        except OSError as exc:
+            sock.close()
+            raise _PhaseFailed("proxy", "error", f"proxy {proxy.display}: {exc}") from None
+        via = f"via proxy {proxy.display}"
+        result.address = via if proxy.remote_dns else f"{target} {via}"
+        result.attempts.append({"address": target, "outcome": f"connected {via}"})
+        result.mode = "socks"
+        return streams
+    assert last is not None
+    raise last
+
+
+def _is_ipv4(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).version == 4
+    except ValueError:
+        return False
+
+
 async def _plain(
     host: str,
     port: int,
-    addresses: list[str],
-    proxy: Proxy | None,
+    route: _Route,
     timeout: float,
     path: str,
     result: ProbeResult,
 ) -> tuple[_Streams, str]:
-    """A plain-HTTP path: straight to the host, or handed to the proxy as an absolute URI."""
+    """A plain-HTTP path: straight to the host, through a SOCKS tunnel, or handed to an HTTP(S)
+    proxy as an absolute URI."""
+    proxy = route.proxy
     if proxy is None:
-        return await _connect(addresses, port, timeout, result), _request(
+        return await _connect(route.addresses, port, timeout, result), _request(
             host, port, path, absolute=False, default_port=80
         )
-    streams = await _open_proxy(proxy, timeout, result)
+    if proxy.socks:
+        streams = await _via_socks(host, port, route, timeout, result)
+        return streams, _request(host, port, path, absolute=False, default_port=80)
+    streams = await _open_proxy(proxy, timeout, result, route.proxy_tls)
     result.address, result.mode = f"via proxy {proxy.display}", "forward"
     request = _request(host, port, path, absolute=True, default_port=80)
     if proxy.authorization:
@@ -338,8 +579,7 @@ async def _plain(
 async def _tls_session(
     host: str,
     port: int,
-    addresses: list[str],
-    proxy: Proxy | None,
+    route: _Route,
     trust: Trust,
     timeout: float,
     result: ProbeResult,
@@ -351,12 +591,12 @@ async def _tls_session(
     issuer the run has not met yet is settled once by a second handshake trusting the system
     store alone (``Trust.source_for`` keeps the answer for the run's other hosts)."""
 
-    async def open_path() -> _Streams:
-        if proxy is not None:
-            return await _via_proxy(host, port, proxy, timeout, result)
-        return await _connect(addresses, port, timeout, result)
+    async def open_path_for(target: ProbeResult) -> _Streams:
+        if route.proxy is not None:
+            return await _via_proxy(host, port, route, timeout, target)
+        return await _connect(route.addresses, port, timeout, target)
 
-    streams = await open_path()
+    streams = await open_path_for(result)
     context = trust.combined if trust.has_extras else trust.system
     try:
         await _handshake(streams[1], host, context, timeout, result)
@@ -381,11 +621,6 @@ async def _tls_session(
             return False if failure.kind == "untrusted" else None
         finally:
             await _close(again[1])
-
-    async def open_path_for(scratch: ProbeResult) -> _Streams:
-        if proxy is not None:
-            return await _via_proxy(host, port, proxy, timeout, scratch)
-        return await _connect(addresses, port, timeout, scratch)
 
     issuer = str(result.tls.get("issuer", ""))
     result.trust = await trust.source_for(issuer, result.leaf_der, system_alone)
@@ -421,6 +656,15 @@ async def _handshake(
         kind = "reset" if isinstance(exc, ConnectionResetError) else "error"
         text = str(exc) or type(exc).__name__
         raise _PhaseFailed("tls", kind, f"TLS handshake failed: {text}") from None
+    except TypeError:
+        # TLS inside the TLS session with an https:// proxy: asyncio (3.11) reports a failed
+        # inner handshake as a TypeError from SSLProtocol._abort, without the SSL error
+        raise _PhaseFailed(
+            "tls",
+            "error",
+            f"TLS handshake with {host} failed inside the proxy's TLS session (the origin, or "
+            "something between the proxy and it, broke off the handshake)",
+        ) from None
     ssl_object = writer.get_extra_info("ssl_object")
     try:
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
@@ -437,7 +681,12 @@ async def _handshake(
 
 
 async def presented_certificate(
-    host: str, port: int, address: str | None, proxy: Proxy | None, timeout: float
+    host: str,
+    port: int,
+    address: str | None,
+    proxy: Proxy | None,
+    timeout: float,
+    proxy_tls: ssl.SSLContext | None = None,
 ) -> dict[str, Any]:
     """What certificate was shown, fetched again without verification, to name its issuer."""
     loose = ssl.create_default_context()
@@ -447,7 +696,8 @@ async def presented_certificate(
     writer: asyncio.StreamWriter | None = None
     try:
         if proxy is not None:
-            _, writer = await _via_proxy(host, port, proxy, timeout, scratch)
+            route = _Route(proxy, proxy_tls, [address] if address else [])
+            _, writer = await _via_proxy(host, port, route, timeout, scratch)
         elif address:
             _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
         else:
@@ -457,7 +707,7 @@ async def presented_certificate(
         ssl_object = writer.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
         return describe_certificate(der) if der else {}
-    except (TimeoutError, OSError, ssl.SSLError, _PhaseFailed, ValueError):
+    except (TimeoutError, OSError, ssl.SSLError, _PhaseFailed, ValueError, TypeError):
         return {}
     finally:
         if writer is not None:
