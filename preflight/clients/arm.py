@@ -213,19 +213,12 @@ class ArmClient:
         loop_id = id(asyncio.get_running_loop())
         client = self._clients.get(loop_id)
         if client is None:
-            parts = urlsplit(self.endpoint)
-            proxy = self.proxy_for(parts.hostname or "", parts.port or 443, parts.scheme == "https")
-            proxy_url = None
-            if proxy is not None:
-                proxy_url = f"http://{proxy.host}:{proxy.port}"
+            proxy = self._proxy()
             headers = {"User-Agent": "preflight/0.1"}
-            if proxy is not None and proxy.authorization:
+            if proxy is not None:
                 mounts = {
                     "all://": httpx.AsyncHTTPTransport(
-                        verify=self.verify,
-                        proxy=httpx.Proxy(
-                            proxy_url or "", headers={"Proxy-Authorization": proxy.authorization}
-                        ),
+                        verify=self.verify, proxy=_httpx_proxy(proxy, self.verify)
                     )
                 }
                 client = httpx.AsyncClient(
@@ -234,13 +227,44 @@ class ArmClient:
             else:
                 client = httpx.AsyncClient(
                     verify=self.verify,
-                    proxy=proxy_url,
                     trust_env=False,
                     headers=headers,
                     timeout=self.timeout,
                 )
             self._clients[loop_id] = client
         return client
+
+    def _proxy(self) -> Any:
+        """The proxy ARM calls go through (a ``preflight.clients.proxy.Proxy``), or None;
+        ``ArmError`` when the proxy setting cannot be used for them."""
+        proxy = self.proxy_for(*_host_port(self.endpoint))
+        if proxy is None:
+            return None
+        if proxy.error:
+            raise ArmError("network", f"the proxy setting cannot be used: {proxy.error}")
+        if proxy.scheme.startswith("socks4"):
+            raise ArmError(
+                "network",
+                f"the proxy {proxy.display} ({proxy.origin}) is a {proxy.scheme}:// proxy: Azure "
+                "Resource Manager calls go through http://, https://, socks5:// or socks5h:// "
+                "proxies only",
+            )
+        return proxy
+
+    def _proxy_failure(self, exc: Exception) -> ArmError:
+        """An ``httpx.ProxyError`` (a refused CONNECT, a SOCKS refusal) as an ArmError naming the
+        proxy; a 407 or a SOCKS authentication failure says whether credentials were sent."""
+        from preflight.clients.proxy import credentials_advice
+
+        text = str(exc)[:200]
+        proxy = self.proxy_for(*_host_port(self.endpoint))
+        shown = proxy.display if proxy is not None else "(none)"
+        message = f"the proxy {shown} refused the tunnel to {self.endpoint}: {text}"
+        lowered = text.lower()
+        if "407" in text or "username" in lowered or "authenticat" in lowered:
+            said, todo = credentials_advice(shown)
+            message = f"{said} ({shown}, to {self.endpoint}: {text}); {todo}"
+        return ArmError("network", message)
 
     async def get(self, path: str, api_version: str) -> dict[str, Any]:
         """GET ``{endpoint}{path}?api-version=...``; 429 retried after Retry-After; ArmError."""
@@ -285,6 +309,8 @@ class ArmClient:
                 raise ArmError(
                     "timeout", f"ARM did not answer within {self.timeout:g}s ({path})"
                 ) from None
+            except httpx.ProxyError as exc:
+                raise self._proxy_failure(exc) from None
             except httpx.ConnectError as exc:
                 text = str(exc)
                 kind = (
@@ -307,6 +333,30 @@ class ArmClient:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+
+
+def _host_port(url: str) -> tuple[str, int, bool]:
+    parts = urlsplit(url)
+    tls = parts.scheme == "https"
+    return parts.hostname or "", parts.port or (443 if tls else 80), tls
+
+
+def _httpx_proxy(proxy: Any, verify: Any) -> Any:
+    """An ``httpx.Proxy`` for a ``preflight.clients.proxy.Proxy``: http(s) with the
+    ``Proxy-Authorization`` the URL implies, an https:// proxy verified like every other TLS
+    session of the run (``verify``: system store + --ca-bundle), SOCKS5 through httpx's socks
+    support (socksio), which hands the proxy the name for socks5:// as for socks5h://."""
+    import ssl
+
+    import httpx
+
+    if proxy.socks:
+        auth = (proxy.username, proxy.password or "") if proxy.username is not None else None
+        address = proxy.url(credentials=False).split("://", 1)[1]
+        return httpx.Proxy(f"socks5://{address}", auth=auth)
+    headers = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else None
+    context = verify if proxy.tls and isinstance(verify, ssl.SSLContext) else None
+    return httpx.Proxy(proxy.url(credentials=False), headers=headers, ssl_context=context)
 
 
 def _on_azure() -> bool:
