@@ -412,6 +412,17 @@ class SmokeInference(Check):
                 "raise --deadline",
                 **details,
             )
+        proxy = _proxy_for(ctx, uri)
+        if proxy is not None and proxy.error:
+            return Finding.failed(
+                target,
+                f"cannot measure through the router: {proxy.error}",
+                "fix the proxy variable (e.g. http://proxy:3128, https://proxy:443, "
+                "socks5h://proxy:1080), unset it, add the scoring host to NO_PROXY, or give "
+                "--proxy",
+                DOCS,
+                **details,
+            )
         try:
             result = run_load(
                 uri,
@@ -422,7 +433,7 @@ class SmokeInference(Check):
                 payload=settings.payload,
                 key=ctx.param("scoring_key"),
                 ca_bundle=ctx.options.ca_bundle,
-                proxy=_proxy_for(ctx, uri),
+                proxy=proxy,
             )
         except Exception as exc:  # noqa: BLE001 - UsageError and the like: a bad scoring_uri
             return Finding.failed(
@@ -502,6 +513,12 @@ def _error_remedy(kind: str, result: Mapping[str, Any]) -> str:
             return (
                 "the router or the model behind it failed: read the azureml-fe and the "
                 "deployment's logs (kubectl logs -n azureml deploy/azureml-fe-v2)"
+            )
+        if "proxy" in by_kind:
+            return (
+                "the proxy between this machine and scoring_uri refused or broke the tunnel (the "
+                "errors say how): allow the scoring host in the proxy, fix the proxy URL's "
+                "credentials, or add the host to NO_PROXY"
             )
         if by_kind & {"dns", "connect", "tls"}:
             return (

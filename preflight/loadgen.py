@@ -314,11 +314,19 @@ class _Pool:
     next waiter, which opens a fresh one."""
 
     def __init__(
-        self, target: Target, tls: ssl.SSLContext | None, limit: int, proxy: Any = None
+        self,
+        target: Target,
+        tls: ssl.SSLContext | None,
+        limit: int,
+        proxy: Any = None,
+        proxy_tls: ssl.SSLContext | None = None,
+        connect_timeout: float = 5.0,
     ) -> None:
         self.target = target
         self.tls = tls
-        self.proxy = proxy  # a preflight.clients.net.Proxy: CONNECT through it, TLS inside
+        self.proxy = proxy  # a preflight.clients.proxy.Proxy: a tunnel through it, TLS inside
+        self.proxy_tls = proxy_tls  # verifies an https:// proxy
+        self.connect_timeout = connect_timeout
         self.limit = limit
         self.idle: list[_Conn] = []
         self.live: set[_Conn] = set()
@@ -441,12 +449,46 @@ class _Pool:
         raise _connect_failure(last or OSError("no address to connect to"))
 
     async def _open_via_proxy(self) -> _Conn:
-        """A CONNECT tunnel through the proxy (which resolves the host), then TLS inside it."""
+        """A tunnel through the proxy, then TLS inside it: HTTP CONNECT (the proxy resolves the
+        host; inside a verified TLS session for an https:// proxy), or SOCKS (python-socks;
+        socks5:// and socks4:// are handed the address resolved here)."""
+        proxy, host, port = self.proxy, self.target.host, self.target.port
+        if proxy.socks:
+            reader, writer = await self._open_via_socks()
+        else:
+            reader, writer = await self._connect_tunnel()
+        if self.tls is not None:
+            try:
+                await writer.start_tls(self.tls, server_hostname=host)
+            except (ssl.SSLError, OSError) as exc:
+                writer.close()
+                raise _connect_failure(exc) from None
+            except TypeError:  # TLS inside an https:// proxy's TLS: asyncio's abort path
+                writer.close()
+                raise _Failure(
+                    "tls", f"TLS handshake with {host}:{port} failed inside the proxy's TLS"
+                ) from None
+        return _Conn(reader, writer)
+
+    async def _connect_tunnel(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         proxy, host, port = self.proxy, self.target.host, self.target.port
         try:
             reader, writer = await asyncio.open_connection(proxy.host, proxy.port, limit=1 << 16)
         except OSError as exc:
             raise _Failure("proxy", f"proxy {proxy.display}: {exc.strerror or exc}") from None
+        if proxy.tls:
+            from preflight.clients.net import allow_tls_in_tls
+
+            context = self.proxy_tls or ssl.create_default_context()
+            try:
+                await writer.start_tls(context, server_hostname=proxy.host)
+                allow_tls_in_tls(writer)
+            except (ssl.SSLError, OSError, TypeError) as exc:
+                writer.close()
+                why = getattr(exc, "verify_message", "") or str(exc) or type(exc).__name__
+                raise _Failure(
+                    "proxy", f"proxy {proxy.display}: no TLS session with the proxy: {why}"
+                ) from None
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n"
         if proxy.authorization:
@@ -461,18 +503,63 @@ class _Pool:
         parts = status_line.split(" ", 2)
         if len(parts) < 2 or not parts[1].startswith("2"):
             writer.close()
-            raise _Failure(
-                "proxy",
+            message = (
                 f"proxy {proxy.display} answered CONNECT {authority} with "
-                f"{' '.join(parts[1:]) or status_line!r}",
+                f"{' '.join(parts[1:]) or status_line!r}"
             )
-        if self.tls is not None:
+            if len(parts) > 1 and parts[1] == "407":
+                from preflight.clients.proxy import credentials_advice
+
+                said, todo = credentials_advice(proxy.display)
+                message += f": {said}; {todo}"
+            raise _Failure("proxy", message)
+        return reader, writer
+
+    async def _open_via_socks(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        from python_socks import ProxyError, ProxyTimeoutError, ProxyType
+        from python_socks.async_.asyncio import Proxy as SocksProxy
+
+        proxy, host, port = self.proxy, self.target.host, self.target.port
+        version = 4 if proxy.scheme.startswith("socks4") else 5
+        target = host
+        if not proxy.remote_dns:
             try:
-                await writer.start_tls(self.tls, server_hostname=host)
-            except (ssl.SSLError, OSError) as exc:
-                writer.close()
+                addresses = [a[0] for a in await self._resolve()]
+            except OSError as exc:
                 raise _connect_failure(exc) from None
-        return _Conn(reader, writer)
+            if version == 4:
+                addresses = [a for a in addresses if ":" not in a]
+            if not addresses:
+                raise _Failure("dns", f"no IPv4 address for {host} to hand to the SOCKS4 proxy")
+            target = addresses[0]
+        socks = SocksProxy(
+            ProxyType.SOCKS4 if version == 4 else ProxyType.SOCKS5,
+            proxy.host,
+            proxy.port,
+            username=proxy.username,
+            password=proxy.password if version == 5 else None,
+            rdns=proxy.remote_dns,
+        )
+        shown = f"[{target}]:{port}" if ":" in target else f"{target}:{port}"
+        try:
+            sock = await socks.connect(target, port, timeout=self.connect_timeout)
+        except ProxyTimeoutError:
+            raise _Failure(
+                "proxy", f"SOCKS proxy {proxy.display} did not complete CONNECT {shown}"
+            ) from None
+        except ProxyError as exc:
+            code = exc.error_code
+            reply = f"reply {code:#04x} {exc}" if code is not None else str(exc)
+            message = f"SOCKS proxy {proxy.display} refused CONNECT {shown}: {reply}"
+            if code is None and "authentication" in str(exc).lower():
+                from preflight.clients.proxy import credentials_advice
+
+                said, todo = credentials_advice(proxy.display)
+                message += f": {said}; {todo}"
+            raise _Failure("proxy", message) from None
+        except OSError as exc:  # python-socks' ProxyConnectionError included
+            raise _Failure("proxy", f"proxy {proxy.display}: {exc.strerror or exc}") from None
+        return await asyncio.open_connection(sock=sock, limit=1 << 16)
 
 
 async def _read_response(reader: asyncio.StreamReader, head_only: bool) -> tuple[int, bool]:
@@ -710,8 +797,15 @@ async def _run(
         from preflight.clients.net import Proxy
 
         proxy = Proxy.from_url(proxy)  # UsageError (one line, password masked) when malformed
+    if proxy is not None and proxy.error:  # a proxy variable that cannot be used
+        raise UsageError(proxy.error)
+    proxy_tls = None
+    if proxy is not None and proxy.tls:
+        from preflight.clients.net import tls_context
+
+        proxy_tls = tls_context(ca_bundle)
     request = build_request(target, method, body, checked)
-    pool = _Pool(target, tls, int(pool_size), proxy)
+    pool = _Pool(target, tls, int(pool_size), proxy, proxy_tls, limit_s)
     runner = _Runner(target, request, method == "HEAD", limit_s, pool)
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[None]] = set()
@@ -819,7 +913,9 @@ def run_load(
     or bytes is sent as is. ``headers`` are extra request headers; ``key`` is sent as
     ``Authorization: Bearer KEY`` and masked everywhere. ``connections`` bounds the keep-alive
     pool. ``ca_bundle`` adds trusted CAs for https. ``proxy`` (a URL or a
-    ``preflight.clients.net.Proxy``) tunnels every connection with CONNECT. Setting ``stop``
+    ``preflight.clients.net.Proxy``: http://, https://, socks5(h):// or socks4(a)://) tunnels
+    every connection (CONNECT, or SOCKS); an unusable proxy variable is a ``UsageError`` naming
+    it. Setting ``stop``
     ends the run early (unanswered requests count as timeouts).
 
     Bad arguments raise ``UsageError`` (one line, secrets masked). Returns by ``warmup +
