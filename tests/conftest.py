@@ -38,8 +38,10 @@ from support import (  # noqa: E402
     MisbehavingServer,
     RefusedPort,
     SilentDnsServer,
+    SocksServer,
     Squid,
     Tinyproxy,
+    TlsFront,
     TlsHttpServer,
     ToolUnavailable,
     dnsmasq_available,
@@ -228,6 +230,24 @@ def mini_proxy() -> Iterator[Callable[..., MiniConnectProxy]]:
     """Factory: ``mini_proxy(*, refuse_status=None, auth=None, resolve=None)`` -> a started
     pure-Python ``MiniConnectProxy``."""
     yield from _factory(MiniConnectProxy)
+
+
+@pytest.fixture
+def socks_server() -> Iterator[Callable[..., SocksServer]]:
+    """Factory: ``socks_server(*, auth=None, resolve=None, reply=None)`` -> a started
+    pure-Python SOCKS5 server (RFC 1928 CONNECT; ``auth=("u", "p")`` requires RFC 1929
+    username/password; ``resolve={name: ip}`` is how it resolves names; ``reply=0x02`` answers
+    every CONNECT with that reply code). ``.url`` is ``socks5h://127.0.0.1:PORT``,
+    ``.connect_targets`` what it was asked for. See ``support/socks.py``."""
+    yield from _factory(SocksServer)
+
+
+@pytest.fixture
+def tls_front(tls_ca: trustme.CA) -> Iterator[Callable[..., TlsFront]]:
+    """Factory: ``tls_front((host, port), *, hostnames=("localhost", "127.0.0.1"), ca=tls_ca)``
+    -> a started TLS terminator relaying to a plain server (stunnel in front of a proxy: an
+    ``https://`` proxy). ``.url()`` is ``https://localhost:PORT``."""
+    yield from _factory(TlsFront, ca=tls_ca)
 
 
 # -- Kubernetes API ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from .dnsmasq import Dnsmasq, dnsmasq_available
 from .misbehave import MisbehavingServer
 from .mitm import INSPECTION_ORG, InspectedRequest, InspectingProxy
 from .proxy import MiniConnectProxy, ProxyRequest, Tinyproxy, ToolUnavailable
+from .socks import SocksRequest, SocksServer, TlsFront
 from .squid import Squid, SquidRequest, squid_available
 from .tls import (
     INSPECTION_CA_NAME,
@@ -43,9 +44,12 @@ __all__ = [
     "Query",
     "RefusedPort",
     "SilentDnsServer",
+    "SocksRequest",
+    "SocksServer",
     "Squid",
     "SquidRequest",
     "Tinyproxy",
+    "TlsFront",
     "TlsHttpServer",
     "ToolUnavailable",
     "azure_services",
