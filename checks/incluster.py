@@ -60,7 +60,9 @@ POOL_LABELS = (
 DEFAULT_POOL = "default"
 CLUSTER_DNS_NAME = "kubernetes.default.svc.cluster.local"
 PROBE_CHECKS = ("dns.resolve", "egress.https")
-PROFILE_ENV, CA_ENV = "PREFLIGHT_PROFILE", "PREFLIGHT_CA_BUNDLE"
+#: how a probe pod gets the run's profile and CA bundle (text: a pod cannot read our files);
+#: not PREFLIGHT_<OPTION>, which are the environment defaults of ``preflight run``'s options
+PROFILE_ENV, CA_ENV = "PREFLIGHT_PROBE_PROFILE", "PREFLIGHT_PROBE_CA_BUNDLE"
 NODE_ENV, POOL_ENV = "PREFLIGHT_NODE_NAME", "PREFLIGHT_NODE_POOL"
 #: taints the node lifecycle controller sets on sick nodes: never tolerated (such nodes are
 #: left out, not probed)

@@ -10,11 +10,10 @@ from typing import Any
 
 import click
 
-from preflight import __version__
+from preflight import __version__, options
 from preflight.errors import UsageError
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
-FORMAT_CHOICES = ("html", "json", "junit", "md")
 
 RUN_HELP = """Check that a cluster and its network are ready for the Azure ML extension.
 
@@ -48,211 +47,11 @@ def cli() -> None:
     """
 
 
-def _split_formats(value: str) -> list[str]:
-    formats = [f.strip().lower() for f in value.split(",") if f.strip()]
-    bad = [f for f in formats if f not in FORMAT_CHOICES]
-    if bad or not formats:
-        raise UsageError(
-            f"--format {value!r}: choose from {', '.join(FORMAT_CHOICES)} (comma-separated)"
-        )
-    return list(dict.fromkeys(formats))
-
-
-def _positive(name: str, value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{name} {value!r}: expected a number of seconds") from None
-    if not number > 0 or number != number or number == float("inf"):
-        raise UsageError(f"{name} {value!r}: must be a positive number of seconds")
-    return number
-
-
-# Options that --config FILE may hold, with their flag names (flags win over the file).
-CONFIG_KEYS = {
-    "profile": "--profile",
-    "set": "--set",
-    "config": None,
-    "kubeconfig": "--kubeconfig",
-    "context": "--context",
-    "check": "--check",
-    "skip": "--skip",
-    "nameserver": "--nameserver",
-    "ca_bundle": "--ca-bundle",
-    "proxy": "--proxy",
-    "timeout": "--timeout",
-    "deadline": "--deadline",
-    "concurrency": "--concurrency",
-    "extension_config": "--extension-config",
-    "out": "--out",
-    "format": "--format",
-    "fail_on": "--fail-on",
-    "quiet": "--quiet",
-    "no_color": "--no-color",
-    "in_cluster": "--in-cluster",
-    "dry_run": "--dry-run",
-    "baseline": "--baseline",
-}
-
-
-def _apply_config(ctx: click.Context, params: dict[str, Any]) -> None:
-    """Fill options not given on the command line from the --config YAML file."""
-    path = params.get("config")
-    if not path:
-        return
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"--config {path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else path
-        raise UsageError(f"--config {where}: malformed YAML") from None
-    if data is None:
-        return
-    if not isinstance(data, dict):
-        raise UsageError(f"--config {path}: expected a mapping of option: value")
-    for raw_key, value in data.items():
-        key = str(raw_key).replace("-", "_")
-        if key not in CONFIG_KEYS or key == "config":
-            from preflight.errors import nearest
-
-            hint = nearest(key, [k for k in CONFIG_KEYS if k != "config"])
-            did = f" (did you mean {hint}?)" if hint else ""
-            raise UsageError(f"--config {path}: unknown option {raw_key!r}{did}")
-        source = ctx.get_parameter_source(key)
-        if source not in (None, click.core.ParameterSource.DEFAULT):
-            continue  # the command line wins
-        if key == "set" and isinstance(value, dict):
-            value = [f"{k}={v}" for k, v in value.items()]
-        if key in ("set", "check", "skip", "nameserver"):
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list):
-                raise UsageError(f"--config {path}: {raw_key} must be a list")
-            value = tuple(str(v) for v in value)
-        elif key == "format" and isinstance(value, list):
-            value = ",".join(str(v) for v in value)
-        params[key] = value
-
-
 @cli.command("run", help=RUN_HELP)
-@click.option(
-    "--profile",
-    default="azure-public",
-    show_default=True,
-    metavar="NAME|PATH",
-    help="Cloud profile: azure-public, azure-china, azure-usgov, or a YAML file.",
-)
-@click.option(
-    "--set",
-    "set_",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Profile parameter, repeatable: region, acr, storage_account, api_server, ...",
-)
-@click.option(
-    "--config", type=str, metavar="FILE", help="YAML file holding any of these options (flags win)."
-)
-@click.option(
-    "--kubeconfig", metavar="PATH", help="Kubeconfig (default $KUBECONFIG, ~/.kube/config)."
-)
-@click.option("--context", metavar="NAME", help="Kubeconfig context (default: current-context).")
-@click.option(
-    "--check", multiple=True, metavar="GLOB", help="Run only checks matching, e.g. 'dns.*'."
-)
-@click.option("--skip", multiple=True, metavar="GLOB", help="Leave out checks matching.")
-@click.option(
-    "--nameserver",
-    multiple=True,
-    metavar="HOST[:PORT]",
-    help="Resolve with these DNS servers instead of the system resolver.",
-)
-@click.option(
-    "--ca-bundle",
-    metavar="PATH",
-    help="Extra CA certificates (PEM) trusted for all outbound TLS, e.g. an inspecting proxy's.",
-)
-@click.option(
-    "--proxy",
-    metavar="URL",
-    help="HTTP proxy for egress (default HTTPS_PROXY/HTTP_PROXY, honouring NO_PROXY).",
-)
-@click.option(
-    "--timeout",
-    default="5",
-    show_default=True,
-    metavar="SECONDS",
-    help="Bound on each network step of a probe.",
-)
-@click.option(
-    "--deadline",
-    default="300",
-    show_default=True,
-    metavar="SECONDS",
-    help="Bound on the whole run; unfinished checks end as error.",
-)
-@click.option(
-    "--concurrency",
-    default="64",
-    show_default=True,
-    metavar="N",
-    help="Most network probes in flight at once (sockets, DNS queries), across all checks.",
-)
-@click.option(
-    "--extension-config",
-    metavar="TEXT",
-    help='Planned `az k8s-extension create --config` settings, "k=v k=v".',
-)
-@click.option(
-    "--out",
-    default="preflight-report",
-    show_default=True,
-    metavar="DIR",
-    help="Where report files go.",
-)
-@click.option(
-    "--format",
-    "format_",
-    default="html,json",
-    show_default=True,
-    metavar="LIST",
-    help="Comma list of html,json,junit,md.",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(["fail", "warn"]),
-    default="fail",
-    show_default=True,
-    help="Exit 1 on this verdict or worse.",
-)
-@click.option(
-    "--quiet", is_flag=True, help="No summary table on stdout (exit code and files only)."
-)
-@click.option("--no-color", is_flag=True, help="No colours in terminal output.")
-@click.option(
-    "--in-cluster",
-    is_flag=True,
-    help="Also probe DNS and egress from a pod on every node pool (needs a cluster).",
-)
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Apply nothing to the cluster: print the manifests in-cluster steps would apply "
-    "(also DIR/manifests.yaml; with --quiet stdout is only YAML).",
-)
-@click.option(
-    "--baseline",
-    metavar="OLD/report.json",
-    help="A saved report to compare smoke.inference with (same rate, duration and payload).",
-)
+@options.run_options
 @click.pass_context
 def run_command(ctx: click.Context, **params: Any) -> None:
-    params["set"] = params.pop("set_")
-    params["format"] = params.pop("format_")
-    _apply_config(ctx, params)
+    options.apply_config(ctx, params)
     from preflight.session import run_session
 
     code = run_session(params)
@@ -313,11 +112,10 @@ def profiles_command(name: str | None, set_: Sequence[str]) -> None:
 
     profile = load_profile(name)
     from preflight import registry
-    from preflight.session import validate_services
 
-    validate_services(profile, registry.load())
-    known = {**{p: "" for p in profile.parameters}, **{p: "" for p in profile.placeholders()}}
-    params = parse_set(set_, known)
+    loaded = registry.load()
+    options.validate_services(profile, loaded)
+    params = parse_set(set_, options.known_parameters(profile, loaded))
     context = Context(RunOptions(profile=profile, params=params))
     click.echo(f"{profile.name} ({profile.cloud}): {profile.description}")
     if profile.confidence:
@@ -339,6 +137,7 @@ def profiles_command(name: str | None, set_: Sequence[str]) -> None:
 @click.option(
     "--format",
     "format_",
+    type=options.CommaList(*options.FORMAT_CHOICES),
     default="html",
     show_default=True,
     metavar="LIST",
@@ -351,13 +150,13 @@ def profiles_command(name: str | None, set_: Sequence[str]) -> None:
     help="An earlier run's report.json: show this run beside it (what changed, which of its "
     "warnings came true), e.g. the run before the install beside the one after it.",
 )
-def report_command(run_json: str, format_: str, out: str, baseline: str | None) -> None:
+def report_command(run_json: str, format_: tuple[str, ...], out: str, baseline: str | None) -> None:
     """Re-render a saved run (report.json) into other formats."""
+    from preflight.options import ensure_writable, load_baseline
     from preflight.reports import write_reports
     from preflight.reports.json_report import load
-    from preflight.session import ensure_writable, load_baseline
 
-    formats = _split_formats(format_)
+    formats = list(format_)
     try:
         document = load(Path(run_json))
     except OSError as exc:
@@ -377,25 +176,31 @@ def report_command(run_json: str, format_: str, out: str, baseline: str | None) 
 # -- smoke inference: the model server and the load generator (run in pods by the smoke check) --
 @cli.command("serve-model")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
-@click.option("--port", default=5001, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=5001,
+    show_default=True,
+    type=options.WholeNumber(0, 65535),
+    help="Port to listen on (0: any free port, printed at start).",
+)
 @click.option(
     "--workers",
     default=1,
     show_default=True,
-    type=int,
+    type=options.WholeNumber(1, 64),
     help="Processes accepting on the port (each with its own threads).",
 )
 @click.option(
     "--service-time-ms",
     default=0.0,
     show_default=True,
-    type=float,
+    type=options.Seconds(zero=True, maximum=600000),
     metavar="MS",
     help="For testing: sleep this long in every scoring request.",
 )
 @click.option(
     "--stall-after",
-    type=float,
+    type=options.Seconds(zero=True, maximum=86400),
     metavar="SECONDS",
     help="For testing: stall every request once, this long after the first scoring request.",
 )
@@ -403,7 +208,7 @@ def report_command(run_json: str, format_: str, out: str, baseline: str | None) 
     "--stall-for",
     default=1.0,
     show_default=True,
-    type=float,
+    type=options.Seconds(zero=True, maximum=86400),
     metavar="SECONDS",
     help="For testing: how long the --stall-after stall lasts.",
 )
@@ -453,12 +258,28 @@ Errors: a non-2xx status, a timeout, a connection failure. Exit 0 once the run i
 
 @cli.command("load", help=LOAD_HELP)
 @click.argument("url")
-@click.option("--rate", required=True, metavar="R", help="Requests per second.")
-@click.option("--duration", required=True, metavar="SECONDS", help="Measured duration.")
-@click.option("--warmup", default="2", show_default=True, metavar="SECONDS", help="Uncounted.")
+@click.option(
+    "--rate", required=True, type=options.Rate(), metavar="R", help="Requests per second."
+)
+@click.option(
+    "--duration",
+    required=True,
+    type=options.Seconds(maximum=86400),
+    metavar="SECONDS",
+    help="Measured duration.",
+)
+@click.option(
+    "--warmup",
+    default="2",
+    type=options.Seconds(zero=True, maximum=3600),
+    show_default=True,
+    metavar="SECONDS",
+    help="Uncounted.",
+)
 @click.option(
     "--timeout",
     default="5",
+    type=options.Seconds(maximum=3600),
     show_default=True,
     metavar="SECONDS",
     help="Per request, from its intended send time.",
@@ -479,6 +300,7 @@ Errors: a non-2xx status, a timeout, a connection failure. Exit 0 once the run i
 @click.option(
     "--connections",
     default="256",
+    type=options.WholeNumber(1, 10000),
     show_default=True,
     metavar="N",
     help="Most keep-alive connections (opened as needed).",
@@ -493,15 +315,15 @@ Errors: a non-2xx status, a timeout, a connection failure. Exit 0 once the run i
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def load_command(
     url: str,
-    rate: str,
-    duration: str,
-    warmup: str,
-    timeout: str,
+    rate: float,
+    duration: float,
+    warmup: float,
+    timeout: float,
     method: str,
     payload: str | None,
     headers: Sequence[str],
     key: str | None,
-    connections: str,
+    connections: int,
     ca_bundle: str | None,
     proxy: str | None,
     as_json: bool,
@@ -562,33 +384,40 @@ findings say (the controller judges them), 2 for bad input.
 \b
 Examples:
   preflight probe --profile azure-china --set region=chinaeast2 --set acr=myacr
-  preflight probe --profile env:PREFLIGHT_PROFILE --resolve kubernetes.default.svc.cluster.local"""
+  preflight probe --profile env:PREFLIGHT_PROBE_PROFILE --resolve kubernetes.default.svc.cluster.local"""
 
 
 @cli.command("probe", help=PROBE_HELP)
-@click.option("--profile", default="azure-public", show_default=True, metavar="NAME|PATH|env:VAR")
-@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="Profile parameter.")
+@options.BY_NAME["profile"].click_option(with_env=False)
+@options.BY_NAME["set"].click_option(with_env=False)
+@options.BY_NAME["check"].click_option(with_env=False)
+@options.BY_NAME["nameserver"].click_option(with_env=False)
 @click.option(
-    "--check",
-    multiple=True,
-    metavar="GLOB",
-    help="Checks to run (default: dns.resolve and egress.https).",
+    "--ca-bundle",
+    "ca_bundle",
+    type=options.Text("a file path or env:VAR"),
+    metavar="PATH|env:VAR",
+    help="Extra CA certificates (PEM).",
 )
-@click.option("--nameserver", multiple=True, metavar="HOST[:PORT]", help="DNS servers to use.")
-@click.option("--ca-bundle", metavar="PATH|env:VAR", help="Extra CA certificates (PEM).")
-@click.option("--proxy", metavar="URL", help="HTTP proxy (default HTTPS_PROXY/NO_PROXY).")
-@click.option("--timeout", default="5", show_default=True, metavar="SECONDS")
-@click.option("--deadline", default="120", show_default=True, metavar="SECONDS")
+@options.BY_NAME["proxy"].click_option(with_env=False)
+@options.BY_NAME["timeout"].click_option(with_env=False)
+@click.option(
+    "--deadline",
+    type=options.Seconds(maximum=86400),
+    default="120",
+    show_default=True,
+    metavar="SECONDS",
+)
 @click.option(
     "--resolve",
     multiple=True,
+    type=options.Text("a DNS name"),
     metavar="NAME",
     help="Also resolve NAME with this vantage's resolver; one line each.",
 )
 def probe_command(**params: Any) -> None:
     from preflight.probe import run_probe
 
-    params["set"] = params.pop("set_")
     sys.exit(run_probe(params))
 
 
@@ -622,13 +451,19 @@ not be read, 2 usage error."""
     help="Delete namespaces created longer ago than this (30m, 2h, 1d; 0: all).",
 )
 @click.option("--dry-run", is_flag=True, help="Only print what would be deleted.")
-@click.option("--timeout", default="10", show_default=True, metavar="SECONDS")
+@click.option(
+    "--timeout",
+    type=options.Seconds(maximum=3600),
+    default="10",
+    show_default=True,
+    metavar="SECONDS",
+)
 def cleanup_command(
     kubeconfig: str | None,
     kube_context: str | None,
     older_than: str | None,
     dry_run: bool,
-    timeout: str,
+    timeout: float,
 ) -> None:
     import datetime as dt
 
@@ -641,7 +476,7 @@ def cleanup_command(
             limit = parse_duration(older_than)
         except ValueError as exc:
             raise UsageError(f"--older-than {exc}") from None
-    settings = KubeSettings(kubeconfig, kube_context, _positive("--timeout", timeout))
+    settings = KubeSettings(kubeconfig, kube_context, timeout)
     present, where = config_present(settings)
     if not present:
         raise UsageError(f"no cluster given (no kubeconfig at {where}); pass --kubeconfig")
@@ -704,6 +539,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("preflight: aborted", err=True)
         sys.exit(130)
+    except click.BadParameter as exc:
+        click.echo(f"preflight: error: {options.describe_bad_parameter(exc)}", err=True)
+        sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:

@@ -31,8 +31,6 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from preflight.errors import UsageError
-
 #: checks a probe runs when --check is not given: the ones whose answer depends on the vantage
 DEFAULT_CHECKS = ("dns.resolve", "egress.https")
 NODE_ENV, POOL_ENV = "PREFLIGHT_NODE_NAME", "PREFLIGHT_NODE_POOL"
@@ -40,69 +38,13 @@ PROXY_SOURCE_ENV = "PREFLIGHT_PROXY_SOURCE"
 ENV_PREFIX = "env:"
 
 
-def _from_env(flag: str, value: str) -> str:
-    """The text of ``env:VAR`` (UsageError when unset or empty)."""
-    name = value[len(ENV_PREFIX) :]
-    text = os.environ.get(name, "")
-    if not name or not text.strip():
-        raise UsageError(f"{flag} {value}: environment variable {name or '?'} is not set")
-    return text
-
-
-def _profile(value: str) -> Any:
-    from preflight.profile import load_profile, load_profile_text
-
-    if value.startswith(ENV_PREFIX):
-        return load_profile_text(_from_env("--profile", value), f"${value[len(ENV_PREFIX) :]}")
-    return load_profile(value)
-
-
 def prepare_probe(params: Mapping[str, Any]) -> tuple[Any, list[Any]]:
-    """(Context, selected checks) for a probe, or UsageError. Like ``session.prepare`` but with
-    no cluster, no reports and no output directory: a probe writes nothing but stdout."""
-    from preflight import registry as registry_module
-    from preflight.cli import _positive
-    from preflight.clients.dns import parse_nameserver
-    from preflight.context import Context, RunOptions
-    from preflight.params import parse_set
-    from preflight.session import _known_parameters, validate_parameters, validate_services
+    """(Context, selected checks) for a probe: the run's builder in probe mode (no cluster, no
+    reports, ``env:VAR`` inputs)."""
+    from preflight.options import prepare
 
-    profile = _profile(str(params.get("profile") or "azure-public"))
-    registry = registry_module.load()
-    validate_services(profile, registry)
-    checks = registry.select(tuple(params.get("check") or DEFAULT_CHECKS), ())
-    values = parse_set(params.get("set") or (), _known_parameters(profile, registry))
-    validate_parameters(values, registry)
-    ca_bundle = params.get("ca_bundle") or None
-    ca_text = (
-        _from_env("--ca-bundle", ca_bundle)
-        if ca_bundle and ca_bundle.startswith(ENV_PREFIX)
-        else None
-    )
-    if ca_bundle and ca_text is None and not os.access(ca_bundle, os.R_OK):
-        raise UsageError(f"--ca-bundle {ca_bundle}: not a readable file")
-    options = RunOptions(
-        profile=profile,
-        params=values,
-        nameservers=[parse_nameserver(n) for n in params.get("nameserver") or ()],
-        ca_bundle=None if ca_text is not None else ca_bundle,
-        ca_text=ca_text,
-        ca_label=ca_bundle,
-        proxy=params.get("proxy") or None,
-        timeout=_positive("--timeout", params.get("timeout", 5)),
-        deadline=_positive("--deadline", params.get("deadline", 120)),
-        param_sources={k: "--set" for k in values},
-        vantage="in-cluster" if os.environ.get(NODE_ENV) else "probe",
-    )
-    context = Context(options)
-    context.tls_context()  # a bad bundle is exit 2 before anything is printed
-    _ = context.proxies  # a malformed proxy URL likewise
-    for name in params.get("resolve") or ():
-        from preflight.clients.dns import is_valid_hostname
-
-        if not is_valid_hostname(name.rstrip(".")):
-            raise UsageError(f"--resolve {name!r}: not a valid DNS host name")
-    return context, checks
+    prepared = prepare(params, mode="probe")
+    return prepared.context, prepared.checks
 
 
 def run_probe(params: Mapping[str, Any], write: Callable[[str], None] | None = None) -> int:

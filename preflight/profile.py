@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from preflight import yamlfile
 from preflight.errors import UsageError, nearest
 
 SCENARIOS = ("aks", "arc", "extension", "inference", "training", "workspace", "gpu")
@@ -147,18 +148,8 @@ def load_profile(name_or_path: str) -> Profile:
 # -- loading -----------------------------------------------------------------------------------
 
 
-class _Located(dict[str, Any]):
-    """A mapping that remembers the line of each key (for file:line errors)."""
-
-    lines: dict[str, int]
-    file: str
-    line: int
-
-
-class _LocatedList(list[Any]):
-    lines: list[int]
-    file: str
-    line: int
+_Located = yamlfile.Located
+_LocatedList = yamlfile.LocatedList
 
 
 def load_profile_text(text: str, label: str) -> Profile:
@@ -178,55 +169,13 @@ def load_profile_text(text: str, label: str) -> Profile:
 
 
 def _read_yaml(path: Path, text: str | None = None) -> Any:
-    import yaml
-
-    if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ProfileError(f"{path}: cannot read: {exc}") from None
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _Located:
-        result = _Located()
-        result.lines, result.file, result.line = {}, str(path), node.start_mark.line + 1
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                raise ProfileError(f"{path}:{key_node.start_mark.line + 1}: keys must be text")
-            key = str(key)
-            if key in result:
-                raise ProfileError(f"{path}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
-            result[key] = loader.construct_object(value_node, deep=True)
-            result.lines[key] = key_node.start_mark.line + 1
-        return result
-
-    def construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> _LocatedList:
-        result = _LocatedList(loader.construct_object(child, deep=True) for child in node.value)
-        result.lines = [child.start_mark.line + 1 for child in node.value]
-        result.file, result.line = str(path), node.start_mark.line + 1
-        return result
-
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
+    """A profile file (or its text), parsed safely with line numbers (preflight.yamlfile)."""
     try:
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        if exc.context_mark is not None and "end of stream" in problem:
-            # an unclosed quote or bracket: point at where it was opened
-            mark = exc.context_mark
-            problem = f"{problem} {exc.context or ''}".strip()
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ProfileError(f"{where}: malformed YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        first = (str(exc).splitlines() or ["invalid YAML"])[0]
-        raise ProfileError(f"{path}: malformed YAML: {first}") from None
-    except RecursionError:
-        raise ProfileError(f"{path}: malformed YAML: nested too deeply") from None
+        if text is None:
+            text = yamlfile.read_text(path)
+        return yamlfile.load(text, str(path))
+    except yamlfile.YamlError as exc:
+        raise ProfileError(str(exc)) from None
 
 
 def _load_merged(path: Path, seen: tuple[Path, ...]) -> tuple[Any, dict[str, Any]]:
@@ -294,14 +243,7 @@ def _merge_hosts(base: list[Any], override: list[Any]) -> _LocatedList:
 # -- validation --------------------------------------------------------------------------------
 
 
-def _where(obj: Any, key: str | int | None = None) -> str:
-    file = getattr(obj, "file", "profile")
-    line = getattr(obj, "line", 1)
-    if isinstance(obj, _Located) and isinstance(key, str) and key in obj.lines:
-        line = obj.lines[key]
-    elif isinstance(obj, _LocatedList) and isinstance(key, int) and key < len(obj.lines):
-        line = obj.lines[key] or line
-    return f"{file}:{line}"
+_where = yamlfile.where
 
 
 def _require_str(obj: Any, key: str, *, required: bool) -> str:
@@ -374,6 +316,7 @@ def _validate(data: _Located, _lines: dict[str, Any], path: str) -> Profile:
                 f"{_where(hosts_raw, i)}: host {spec.template}:{spec.port} is listed twice"
             )
         seen.add((spec.template.lower(), spec.port))
+    _check_rule_placeholders(hosts, parameters)
     return Profile(
         name=name,
         cloud=cloud,
@@ -387,6 +330,40 @@ def _validate(data: _Located, _lines: dict[str, Any], path: str) -> Profile:
         parameters={k: {kk: str(vv) for kk, vv in v.items()} for k, v in parameters.items()},
         path=path,
     )
+
+
+#: values a run always has, whatever the profile declares
+RUN_VALUES = ("api_server",)
+
+
+def _check_rule_placeholders(hosts: tuple[HostSpec, ...], parameters: Mapping[str, Any]) -> None:
+    """Every ``{placeholder}`` of a ``rule`` names a value the run can have: a declared
+    parameter, one a host template uses (a host template declares its own), or a run value.
+    Anything else could never be filled in (and used to crash ``preflight profiles``)."""
+    known = set(parameters) | set(RUN_VALUES) | {n for h in hosts for n in h.placeholders}
+    for spec in hosts:
+        if not spec.rule:
+            continue
+        try:
+            names = template_fields(spec.rule)
+        except ValueError as exc:
+            raise ProfileError(
+                f"{spec.where('rule')}: bad rule template {spec.rule!r}: {exc}"
+            ) from None
+        for name in names:
+            if not name.isidentifier():
+                raise ProfileError(
+                    f"{spec.where('rule')}: placeholders in {spec.rule!r} must be names like "
+                    "{region}"
+                )
+            if name not in known:
+                hint = nearest(name, sorted(known))
+                did = f" (did you mean {{{hint}}}?)" if hint else ""
+                raise ProfileError(
+                    f"{spec.where('rule')}: rule {spec.rule!r} uses {{{name}}}, which is not a "
+                    f"parameter of this profile{did}; declare it under parameters: or use one of "
+                    f"{', '.join(sorted(known)) or 'none'}"
+                )
 
 
 def _host(hosts: Any, i: int) -> HostSpec:

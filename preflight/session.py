@@ -11,202 +11,24 @@ import contextlib
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from preflight.errors import UsageError
-
 EXIT_OK, EXIT_GATE = 0, 1
 
 
-def ensure_writable(out: str) -> Path:
-    """Create ``out`` and prove a file can be written there (else exit 2, before running)."""
-    path = Path(out).expanduser()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".preflight-write-test-"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"--out {out}: not writable ({exc.strerror or exc})") from None
-    return path
-
-
-def _known_parameters(profile: Any, registry: Any) -> dict[str, str]:
-    known: dict[str, str] = {}
-    for name, spec in profile.parameters.items():
-        known[name] = spec.get("description", "")
-    for name in profile.placeholders():
-        known.setdefault(name, "host template parameter")
-    for condition in profile.scenarios.values():
-        known.setdefault(condition.partition("=")[0].strip(), "scenario condition")
-    known.setdefault(
-        "api_server",
-        "API server host, HOST or HOST:PORT (default: the kubeconfig's server, with its port)",
-    )
-    known.setdefault(
-        "phase",
-        "before (the default: is the cluster ready for the install?) or after (verify the "
-        "installation: the checks of what the install created)",
-    )
-    from preflight.incluster import PARAMETERS as IN_CLUSTER_PARAMETERS
-
-    for name, text in IN_CLUSTER_PARAMETERS.items():  # the engine's own: in-cluster pods
-        known.setdefault(name, text)
-    for name, text in registry.parameters().items():
-        known.setdefault(name, text)
-    return known
-
-
-def validate_parameters(values: Mapping[str, str], registry: Any) -> None:
-    """Run the checks' ``validators`` on the ``--set`` values they declare (UsageError).
-
-    Every registered check's validators run, not only the selected ones: a malformed file
-    named on the command line is bad input whatever the selection."""
-    seen: set[tuple[str, int]] = set()
-    for check in registry.checks.values():
-        for key, validate in (getattr(check, "validators", None) or {}).items():
-            value = values.get(key)
-            if value in (None, "") or not callable(validate) or (key, id(validate)) in seen:
-                continue
-            seen.add((key, id(validate)))
-            try:
-                validate(value)
-            except ValueError as exc:
-                raise UsageError(f"--set {key}={value}: {_one_line(exc)}") from None
-            except OSError as exc:
-                reason = exc.strerror or type(exc).__name__
-                raise UsageError(f"--set {key}={value}: cannot read: {reason}") from None
-            except Exception:  # noqa: BLE001, S112 - a validator's own bug is not bad input:
-                continue  # the check meets the value again when it runs and reports there
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
-def _concurrency(value: Any) -> int:
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise UsageError(f"--concurrency {value!r}: expected a whole number of probes") from None
-    if not 1 <= number <= 4096:
-        raise UsageError(f"--concurrency {value!r}: must be from 1 to 4096")
-    return number
-
-
-def validate_services(profile: Any, registry: Any) -> None:
-    """Every ``service:`` a profile host names is one some check knows (else exit 2, naming
-    the file and line): a typo must not silently turn a registry into a generic host."""
-    from preflight.errors import nearest
-
-    known = registry.host_services()
-    if not known:
-        return
-    for spec in profile.hosts:
-        if spec.service is not None and spec.service not in known:
-            hint = nearest(spec.service, sorted(known))
-            did = f" (did you mean {hint!r}?)" if hint else ""
-            raise UsageError(
-                f"{spec.where('service')}: unknown service kind {spec.service!r}{did}; "
-                f"known: {', '.join(sorted(known))}"
-            )
-
-
-def load_baseline(path: str | None) -> dict[str, Any] | None:
-    """``--baseline OLD/report.json``: the saved run checks compare with (smoke.inference), read
-    and checked before the run starts, so a wrong path is one line and exit 2, not a run."""
-    if not path:
-        return None
-    from preflight.reports.json_report import load
-
-    try:
-        return load(path)
-    except ValueError as exc:  # names the file and says why (cannot read, not JSON, schema)
-        raise UsageError(f"--baseline {_one_line(exc)}") from None
-
-
-def prepare(params: Mapping[str, Any]) -> tuple[Any, Any, list[Any], dict[str, Any]]:
-    """Turn raw CLI options into (Context, registry, selected checks, extras) or UsageError."""
-    from preflight import registry as registry_module
-    from preflight.cli import _positive, _split_formats
-    from preflight.clients.dns import parse_nameserver
-    from preflight.context import Context, RunOptions
-    from preflight.kubeconfig import find_target
-    from preflight.params import parse_extension_config, parse_set
-    from preflight.profile import load_profile
-
-    profile = load_profile(str(params.get("profile") or "azure-public"))
-    registry = registry_module.load()
-    known = _known_parameters(profile, registry)
-    values = parse_set(params.get("set") or (), known)
-    phase = registry_module.validate_phase(values.get("phase"))
-    checks = registry.select(
-        tuple(params.get("check") or ()), tuple(params.get("skip") or ()), phase=phase
-    )
-    validate_parameters(values, registry)
-    from preflight import incluster, report
-
-    try:
-        incluster.validate_parameters(values)
-    except ValueError as exc:
-        raise UsageError(_one_line(exc)) from None
-    timeout = _positive("--timeout", params.get("timeout", 5))
-    deadline = _positive("--deadline", params.get("deadline", 300))
-    formats = _split_formats(str(params.get("format") or "html,json"))
-    nameservers = [parse_nameserver(n) for n in params.get("nameserver") or ()]
-    ca_bundle = params.get("ca_bundle")
-    if ca_bundle and not os.access(ca_bundle, os.R_OK):
-        raise UsageError(f"--ca-bundle {ca_bundle}: not a readable file")
-    settings = parse_extension_config(params.get("extension_config"))
-    baseline = load_baseline(params.get("baseline"))
-    target = find_target(params.get("kubeconfig"), params.get("context"))
-    sources = {k: "--set" for k in values}
-    if target is not None and target.api_server and not values.get("api_server"):
-        values["api_server"] = target.api_server
-        sources["api_server"] = f"kubeconfig context {target.context}"
-    options = RunOptions(
-        profile=profile,
-        params=values,
-        extension_settings=settings,
-        nameservers=nameservers,
-        ca_bundle=ca_bundle,
-        proxy=params.get("proxy"),
-        timeout=timeout,
-        deadline=deadline,
-        kubeconfig=params.get("kubeconfig"),
-        kube_context=params.get("context"),
-        param_sources=sources,
-        run_id=report.new_run_id(),
-        dry_run=bool(params.get("dry_run")),
-        in_cluster=bool(params.get("in_cluster")),
-        check_patterns=tuple(params.get("check") or ()),
-        baseline=baseline,
-        baseline_path=params.get("baseline"),
-        phase=phase,
-        concurrency=_concurrency(params.get("concurrency", 64)),
-        kube_target=target,
-    )
-    context = Context(options)
-    validate_services(profile, registry)
-    context.tls_context()  # unreadable or malformed --ca-bundle: exit 2 now, not per host
-    _ = context.proxies  # malformed --proxy / HTTPS_PROXY: exit 2 now
-    extras = {
-        "formats": formats,
-        "target": target,
-        "out": ensure_writable(str(params.get("out") or "preflight-report")),
-    }
-    return context, registry, checks, extras
-
-
 def run_session(params: Mapping[str, Any]) -> int:
+    """Prepare (exit 2 on bad input), run the checks, write the reports; the exit code."""
     from rich.console import Console
 
-    context, registry, checks, extras = prepare(params)
+    from preflight.options import prepare
+
+    prepared = prepare(params)
+    context, registry, checks = prepared.context, prepared.registry, prepared.checks
+    extras = {"formats": prepared.formats, "target": prepared.target, "out": prepared.out}
     no_color = bool(params.get("no_color")) or "NO_COLOR" in os.environ
     progress = Console(stderr=True, no_color=no_color) if sys.stderr.isatty() else None
     run_id = context.run_id

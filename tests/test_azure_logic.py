@@ -21,7 +21,7 @@ from support.azure_objects import service_tags, write_service_tags
 from preflight.api import Check, Context, Finding
 from preflight.errors import UsageError
 from preflight.registry import Registry
-from preflight.session import validate_parameters
+from preflight.options import validate_parameters
 
 # -- versions --------------------------------------------------------------------------------
 

@@ -165,7 +165,7 @@ def test_one_probe_pod_per_pool_and_findings_say_where(
         assert container["command"] == ["python3", "-m", "preflight", "probe"]
         env = {e["name"]: e for e in container["env"]}
         assert env["PREFLIGHT_NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
-        assert "BEGIN CERTIFICATE" in env["PREFLIGHT_CA_BUNDLE"]["value"]
+        assert "BEGIN CERTIFICATE" in env["PREFLIGHT_PROBE_CA_BUNDLE"]["value"]
     gpu_tolerations = by_pool["gpu"]["spec"]["template"]["spec"]["tolerations"]
     assert {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"} in (
         gpu_tolerations
