@@ -384,7 +384,8 @@ findings say (the controller judges them), 2 for bad input.
 \b
 Examples:
   preflight probe --profile azure-china --set region=chinaeast2 --set acr=myacr
-  preflight probe --profile env:PREFLIGHT_PROBE_PROFILE --resolve kubernetes.default.svc.cluster.local"""
+  preflight probe --profile env:PREFLIGHT_PROBE_PROFILE \\
+      --resolve kubernetes.default.svc.cluster.local"""
 
 
 @cli.command("probe", help=PROBE_HELP)

@@ -415,6 +415,19 @@ class Context:
                 problems.append(outcome[0])
         return problems
 
+    def secrets(self) -> list[str]:
+        """Every value the run's outputs must mask: secret-named parameters and settings, and
+        what the clients obtained (an ARM token, an exec plugin's token), whose values have no
+        shape a pattern could catch."""
+        from preflight.redact import is_secret_key
+
+        found = [v for k, v in self.params.items() if is_secret_key(k)]
+        found += [v for k, v in self.extension_settings.items() if is_secret_key(k)]
+        for client in (self._arm, self._kube):
+            if client is not None:
+                found += client.secrets()
+        return [v for v in found if v]
+
     def record_manifest(self, manifest: Mapping[str, Any]) -> None:
         """Keep a manifest a dry run would have applied (printed and saved at the end)."""
         self.manifests.append(copy.deepcopy(dict(manifest)))

@@ -82,19 +82,14 @@ def _report(
 
     from preflight import report
     from preflight.model import gate_holds
-    from preflight.redact import Redactor, is_secret_key
+    from preflight.redact import Redactor
     from preflight.reports import write_reports
 
     findings += _broken_plugins(registry, selected_all=not params.get("check"))
     summaries = _summaries(context, registry, findings)
     finished = time.time()
 
-    secrets = [v for k, v in context.params.items() if is_secret_key(k)]
-    secrets += [v for k, v in context.extension_settings.items() if is_secret_key(k)]
-    token = getattr(context._arm, "_token", None) if context._arm is not None else None
-    if token is not None:  # an opaque token has no shape to mask: mask its value, wherever
-        secrets.append(token.value)
-    redactor = Redactor(secrets)
+    redactor = Redactor(context.secrets())
     target = extras["target"]
     document = report.build(
         run_id=run_id,

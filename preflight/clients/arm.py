@@ -101,6 +101,11 @@ class ArmClient:
 
     # -- token ----------------------------------------------------------------------------------
 
+    def secrets(self) -> list[str]:
+        """The token, if one was acquired: every output must mask it (it has no fixed shape)."""
+        token = self._token
+        return [token.value] if token is not None and token.value else []
+
     def token(self) -> Token | None:
         """The first token any source gives (blocking; once per run, whichever thread asks
         first: the others wait rather than run ``az`` again). None when none has one."""
