@@ -309,8 +309,8 @@ Errors: a non-2xx status, a timeout, a connection failure. Exit 0 once the run i
 @click.option(
     "--proxy",
     metavar="URL",
-    help="HTTP proxy to tunnel through with CONNECT (default HTTPS_PROXY/HTTP_PROXY, "
-    "honouring NO_PROXY).",
+    help="Proxy to tunnel through: http://, https://, socks5://, socks5h:// (default "
+    "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, honouring NO_PROXY).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def load_command(

@@ -403,7 +403,8 @@ RUN: tuple[Option, ...] = (
         "proxy",
         ("--proxy",),
         Text("a proxy URL such as http://proxy:3128", _proxy),
-        "Proxy for egress: http://, https:// (default HTTPS_PROXY/HTTP_PROXY, honouring NO_PROXY).",
+        "Proxy for egress: http://, https://, socks5://, socks5h:// (default HTTPS_PROXY / "
+        "HTTP_PROXY / ALL_PROXY, honouring NO_PROXY).",
         metavar="URL",
     ),
     Option(

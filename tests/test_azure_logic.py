@@ -20,8 +20,8 @@ from support.azure_objects import service_tags, write_service_tags
 
 from preflight.api import Check, Context, Finding
 from preflight.errors import UsageError
-from preflight.registry import Registry
 from preflight.options import validate_parameters
+from preflight.registry import Registry
 
 # -- versions --------------------------------------------------------------------------------
 
