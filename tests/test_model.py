@@ -135,3 +135,12 @@ def test_to_dict_and_from_dict_round_trip() -> None:
 def test_every_status_pair_orders_by_severity_alone() -> None:
     for a, b in itertools.combinations(STATUS_ORDER, 2):
         assert a.severity < b.severity
+
+
+def test_a_fresh_finding_has_no_duration_and_the_gate_compares_values_not_identity() -> None:
+    assert Finding(Status.PASS).duration_s == 0.0
+    # verdicts read back from a report are new strings, not the interned literals
+    fail, warn = "".join(["fa", "il"]), "".join(["wa", "rn"])
+    assert gate_holds(fail, "fail") is False
+    assert gate_holds(warn, "".join(["wa", "rn"])) is False
+    assert gate_holds(warn, "fail") is True
