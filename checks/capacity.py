@@ -173,10 +173,16 @@ class NodesCapacity(Check):
                     ignored=list(nodes.bad_tolerations),
                 )
             )
+        return findings + self.judge(nodes, plan, purpose, ctx.param(PURPOSE_PARAM) is None)
+
+    def judge(
+        self, nodes: NodeSurvey, plan: Plan, purpose: str, purpose_defaulted: bool
+    ) -> list[Finding]:
+        """The findings for surveyed nodes and a plan: what the rules conclude, nothing
+        gathered (tests drive it with built surveys)."""
         known = plan.given and (plan.training or plan.inference)
-        scope = _Scope(plan, purpose, known, ctx.param(PURPOSE_PARAM) is None)
-        eligibility = self._eligibility(nodes, scope)
-        findings.append(eligibility)
+        scope = _Scope(plan, purpose, known, purpose_defaulted)
+        findings = [self._eligibility(nodes, scope)]
         if not nodes.eligible:
             return findings  # every other rule would only repeat "found 0"
         if not known or plan.inference:
