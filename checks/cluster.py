@@ -39,6 +39,10 @@ class ClusterReachable(Check):
         details.update(kind=reach.error.kind, status=reach.error.status)
         if reach.error.command:  # an exec credential plugin: which one (never its env)
             details["command"] = reach.error.command
+        if ctx.cancelled.is_set():  # SIGINT/SIGTERM stopped the plugin or the call: no verdict
+            interrupted = ctx.interrupted_finding(target, "the cluster answered")
+            interrupted.details.update(details, error=reach.error.message)
+            return [interrupted]
         return [
             Finding(
                 Status.FAIL,

@@ -8,6 +8,7 @@ stays fast.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import copy
 import ssl
@@ -121,6 +122,18 @@ class Host:
         if self.why_optional:
             details["optional_because"] = self.why_optional
         return details
+
+
+class Interrupted(BaseException):
+    """Raised where a wait notices that the run was interrupted (SIGINT/SIGTERM): the runner
+    (and ``probe_each``, for one target) turn it into ``error`` findings saying what the
+    interruption cut short. A BaseException, so that a check's ``except Exception`` does not
+    mistake it for an answer about the target."""
+
+    def __init__(self, what: str = "") -> None:
+        super().__init__(what)
+        #: what it was waiting for, completing "interrupted (SIGINT) before ..."
+        self.what = what
 
 
 class _Collector:
@@ -240,6 +253,10 @@ class Context:
         self.vantage = options.vantage
         #: set when the run is interrupted (SIGINT/SIGTERM): long waits stop early
         self.cancelled = threading.Event()
+        #: the signal's name ("SIGINT", "SIGTERM") once ``interrupt`` was called
+        self.interruption = ""
+        #: (loop, event) pairs that ``interrupt`` sets: ``until_cancelled`` awaits them
+        self._wakeups: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         #: manifests recorded by a dry run, in the order they would have been applied
         self.manifests: list[dict[str, Any]] = []
         self._cleanups: list[tuple[str, Callable[[], object]]] = []
@@ -325,6 +342,7 @@ class Context:
                 proxy_for=self.proxies.for_host,
                 timeout=self.timeout,
                 remaining=self.remaining,
+                unless_interrupted=self.unless_interrupted,
             )
         return self._arm
 
@@ -441,6 +459,66 @@ class Context:
             )
         return provider(self)
 
+    # -- interruption ---------------------------------------------------------------------------
+
+    def interrupt(self, signame: str) -> None:
+        """The run was interrupted (``signame``: SIGINT, SIGTERM): set ``cancelled`` and wake
+        every ``until_cancelled``. Safe in a signal handler (no lock taken)."""
+        if not self.interruption:
+            self.interruption = signame
+        self.cancelled.set()
+        for loop, event in tuple(self._wakeups):
+            with contextlib.suppress(RuntimeError):  # that loop has ended
+                loop.call_soon_threadsafe(event.set)
+
+    async def until_cancelled(self) -> None:
+        """Return once the run is interrupted (at once if it already was)."""
+        if self.cancelled.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        event = next((e for owner, e in tuple(self._wakeups) if owner is loop), None)
+        if event is None:
+            event = asyncio.Event()
+            self._wakeups.append((loop, event))
+        if self.cancelled.is_set():  # set between the check and the registration
+            return
+        await event.wait()
+
+    async def unless_interrupted(self, work: Awaitable[T], what: str = "") -> T:
+        """``await work``, unless the run is interrupted first: then ``work`` is cancelled and
+        ``Interrupted(what)`` raised (the runner reports what it cut short as ``error``)."""
+        task = asyncio.ensure_future(work)
+        if self.cancelled.is_set() and not task.done():
+            task.cancel()
+            raise Interrupted(what)
+        waiter = asyncio.ensure_future(self.until_cancelled())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            waiter.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)  # let it unwind (close its sockets)
+        raise Interrupted(what)
+
+    def interrupted_finding(
+        self, target: str | None, what: str, *, remediation: str = "", **details: Any
+    ) -> Finding:
+        """``error``: the interruption cut ``what`` short ("interrupted (SIGINT) before
+        ``what``"); it concludes nothing about the target."""
+        signame = self.interruption or "a signal"
+        return Finding(
+            Status.ERROR,
+            target,
+            f"interrupted ({signame}) before {what}",
+            remediation or INTERRUPTED_REMEDY,
+            details={**details, "interrupted": signame},
+        )
+
     # -- concurrency ----------------------------------------------------------------------------
 
     def remaining(self) -> float:
@@ -455,26 +533,37 @@ class Context:
         """Run ``probe`` for every target concurrently; each target ends as a finding.
 
         An exception in one probe becomes an ``error`` finding for that target only. Finished
-        findings are kept if the run's deadline stops the rest.
+        findings are kept if the run's deadline stops the rest. SIGINT/SIGTERM ends the probes
+        still running at once: their targets become ``error`` "interrupted (SIGINT) before ...",
+        the finished ones keep their findings.
         """
         collector = _collector.get()
         findings: list[Finding] = []
 
         slots = await self.probe_slot()
 
+        async def attempt(target: T, clock: list[float]) -> Finding | Iterable[Finding]:
+            async with slots:
+                clock[0] = time.monotonic()
+                return await probe(target)
+
         async def one(index: int, target: T) -> None:
             key = id(target) ^ index
             if collector is not None:
                 collector.pending[key] = label(target)
-            started = time.monotonic()
+            clock = [time.monotonic()]
             try:
-                async with slots:
-                    started = time.monotonic()
-                    produced = await probe(target)
+                # an interruption (SIGINT/SIGTERM) ends a probe still waiting (a silent DNS
+                # server, a black-holed host) at once: its target is an error, never a fail
+                produced = await self.unless_interrupted(
+                    attempt(target, clock), "its probe finished"
+                )
                 batch = [produced] if isinstance(produced, Finding) else list(produced)
+            except Interrupted as stop:
+                batch = [self.interrupted_finding(label(target), stop.what)]
             except Exception as exc:  # noqa: BLE001 - one target's bug must not sink the others
                 batch = [internal_error(label(target), exc)]
-            elapsed = time.monotonic() - started
+            elapsed = time.monotonic() - clock[0]
             for finding in batch:
                 finding.duration_s = finding.duration_s or elapsed
             findings.extend(batch)
@@ -484,6 +573,13 @@ class Context:
 
         await asyncio.gather(*(one(i, t) for i, t in enumerate(targets)))
         return findings
+
+
+#: what an interrupted target or check should do next
+INTERRUPTED_REMEDY = (
+    "nothing was concluded about it: run preflight again; what the run created was deleted "
+    "(a preflight.cleanup warning names anything left, which `preflight cleanup` removes)"
+)
 
 
 def _call_into(action: Callable[[], object], outcome: list[object]) -> None:

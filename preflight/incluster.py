@@ -788,7 +788,13 @@ class RunNamespace:
                 raise
 
     def _check_open(self) -> None:
-        if self._closed or self.ctx.cancelled.is_set():
+        if self.ctx.cancelled.is_set():
+            raise KubeError(
+                "cancelled",
+                f"interrupted ({self.ctx.interruption or 'a signal'}) before it was created: "
+                "preflight creates nothing more once a run is interrupted",
+            )
+        if self._closed:
             raise KubeError("cancelled", "the run is ending: preflight creates nothing more")
 
     # -- waiting ---------------------------------------------------------------------------------
@@ -825,7 +831,8 @@ class RunNamespace:
             if self._closed or self.ctx.cancelled.is_set():
                 result = self._finish(base, None, None, started)
                 result.reason = "Cancelled"
-                result.message = f"the run was interrupted before {kind} {name} finished"
+                signame = self.ctx.interruption or "a signal"
+                result.message = f"interrupted ({signame}) before {kind} {name} finished"
                 return result
             owner, pod, verdict = self._look(kind, name, until, fail_fast)
             if verdict is not None:

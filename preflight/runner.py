@@ -15,10 +15,14 @@ from typing import Any
 
 from preflight.api import Check
 from preflight.concurrency import run_in_daemon_thread
-from preflight.context import Context, _Collector, _collector, internal_error
+from preflight.context import Context, Interrupted, _Collector, _collector, internal_error
 from preflight.model import Finding, Status
 
 ProgressCallback = Callable[[Check, list[Finding]], None]
+
+#: seconds a check gets after SIGINT/SIGTERM to conclude by itself (its waits see
+#: ``ctx.cancelled`` and say what they cut short); then it is stopped and ends as error
+INTERRUPT_GRACE_S = 3.0
 
 
 async def run_checks(
@@ -50,9 +54,9 @@ async def _findings_of(ctx: Context, check: Check) -> list[Finding]:
     try:
         for need in check.needs:
             # a need may do blocking I/O once (the cluster's reachability): keep it off the loop
-            missing = await asyncio.wait_for(
-                run_in_daemon_thread(ctx.missing_need, need), timeout=max(ctx.remaining(), 0.001)
-            )
+            missing = await _bounded(ctx, run_in_daemon_thread(ctx.missing_need, need))
+            if missing is not None and ctx.cancelled.is_set():  # it may be what stopped it
+                return [ctx.interrupted_finding(None, "this check ran", missing=need)]
             if missing is not None:
                 reason, how = missing
                 return [
@@ -63,10 +67,12 @@ async def _findings_of(ctx: Context, check: Check) -> list[Finding]:
             work = check.run(ctx)
         else:
             work = run_in_daemon_thread(_call_sync, check, ctx)
-        produced = await asyncio.wait_for(work, timeout=max(ctx.remaining(), 0.001))
+        produced = await _bounded(ctx, work)
         if inspect.isawaitable(produced):
-            produced = await asyncio.wait_for(produced, timeout=max(ctx.remaining(), 0.001))
+            produced = await _bounded(ctx, produced)
         return _validated(produced, check)
+    except Interrupted as stop:
+        return collector.findings + _interrupted_findings(ctx, collector, stop.what)
     except TimeoutError:
         if ctx.remaining() > 0:  # a timeout the check itself did not handle
             return collector.findings + [internal_error(None, TimeoutError("unhandled timeout"))]
@@ -75,6 +81,40 @@ async def _findings_of(ctx: Context, check: Check) -> list[Finding]:
         return collector.findings + [internal_error(None, exc)]
     finally:
         _collector.reset(token)
+
+
+async def _bounded(ctx: Context, work: Awaitable[Any]) -> Any:
+    """``await work`` within the run's deadline (TimeoutError). After SIGINT/SIGTERM the work
+    gets ``INTERRUPT_GRACE_S`` to end by itself; then it is cancelled (``Interrupted``)."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(ctx.until_cancelled())
+    try:
+        await asyncio.wait(
+            {task, waiter},
+            timeout=max(ctx.remaining(), 0.001),
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if not task.done() and waiter.done():
+            await asyncio.wait({task}, timeout=INTERRUPT_GRACE_S)
+        if task.done():
+            return task.result()
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)  # let it unwind (close what it opened)
+        raise Interrupted() if ctx.cancelled.is_set() else TimeoutError()
+    finally:
+        waiter.cancel()
+        if not task.done():
+            task.cancel()
+
+
+def _interrupted_findings(ctx: Context, collector: _Collector, what: str) -> list[Finding]:
+    """The targets an interrupted check had not finished (``probe_each``), or the check."""
+    if collector.pending:
+        return [
+            ctx.interrupted_finding(target, what or "its probe finished")
+            for target in collector.pending.values()
+        ]
+    return [ctx.interrupted_finding(None, what or "this check finished")]
 
 
 def _call_sync(check: Check, ctx: Context) -> object:

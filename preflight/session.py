@@ -151,15 +151,15 @@ class Interrupts:
         self._previous.clear()
 
     def attach(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-        """The task to cancel on a signal (one that came before it started cancels it now)."""
+        """The task a second signal cancels (the first lets the checks conclude)."""
         self._loop, self._task = loop, task
-        if self.signum is not None:
-            loop.call_soon(task.cancel)
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signum is None:
             self.signum = signum
-            self.context.cancelled.set()
+            # every wait of the run sees it: probes still waiting end at once as error
+            # "interrupted", checks get a few seconds to say what they cut short
+            self.context.interrupt(signal.Signals(signum).name)
             from preflight.subprocesses import terminate_all
 
             terminate_all()  # exec plugins and az calls: their process groups go now
@@ -167,10 +167,10 @@ class Interrupts:
                 f"preflight: interrupted ({signal.Signals(signum).name}): stopping and cleaning "
                 "up; interrupt again to leave without waiting"
             )
-            if self._loop is not None and self._task is not None:
-                with contextlib.suppress(RuntimeError):  # the loop already ended
-                    self._loop.call_soon_threadsafe(self._task.cancel)
             return
+        if self._loop is not None and self._task is not None:  # stop waiting for the checks
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                self._loop.call_soon_threadsafe(self._task.cancel)
         if not self.context.abandon_cleanup.is_set():
             self.context.abandon_cleanup.set()
             _say("preflight: not waiting for the cleanup; `preflight cleanup` removes what is left")
@@ -229,27 +229,17 @@ def _redact_strings(redactor: Any, value: Any) -> Any:
     return value
 
 
-def _interrupted(checks: list[Any], finished: dict[str, list[Any]], signame: str) -> list[Any]:
-    """Findings of an interrupted run: the finished checks' own, an error for each other."""
-    from preflight.model import Finding, Status
-
+def _interrupted(context: Any, checks: list[Any], finished: dict[str, list[Any]]) -> list[Any]:
+    """Findings of an interrupted run whose checks did not all conclude in their grace: the
+    finished checks' own, an error for each other."""
     findings: list[Any] = []
     for check in checks:
         if check.id in finished:
             findings += finished[check.id]
             continue
-        findings.append(
-            Finding(
-                Status.ERROR,
-                None,
-                f"the run was interrupted ({signame}) before this check finished",
-                "run preflight again; `preflight cleanup` removes anything a killed run left "
-                "in the cluster",
-                check=check.id,
-                title=check.title,
-                category=check.category,
-            )
-        )
+        finding = context.interrupted_finding(None, "this check finished")
+        finding.check, finding.title, finding.category = check.id, check.title, check.category
+        findings.append(finding)
     return findings
 
 
@@ -355,8 +345,10 @@ async def _run_bounded(
     context: Any, checks: list[Any], on_done: Any, interrupts: Interrupts | None = None
 ) -> list[Any]:
     """The runner honours the deadline per check; this is the last net (deadline + 5 s). On
-    SIGINT/SIGTERM the checks that finished keep their findings; the others end as error."""
-    from preflight.runner import run_checks
+    SIGINT/SIGTERM the runner gives each check a few seconds to say what it cut short
+    (``runner.INTERRUPT_GRACE_S``); this waits a little longer, then (or at a second signal)
+    keeps the findings of the checks that finished and ends the others as error."""
+    from preflight.runner import INTERRUPT_GRACE_S, run_checks
 
     finished: dict[str, list[Any]] = {}
 
@@ -368,13 +360,26 @@ async def _run_bounded(
     current = asyncio.current_task()
     if interrupts is not None and current is not None:
         interrupts.attach(asyncio.get_running_loop(), current)
+    waiter = asyncio.ensure_future(context.until_cancelled())
     try:
-        return await asyncio.wait_for(asyncio.shield(task), context.options.deadline + 5)
+        await asyncio.wait(
+            {task, waiter},
+            timeout=context.options.deadline + 5,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if not task.done() and waiter.done():
+            await asyncio.wait({task}, timeout=INTERRUPT_GRACE_S + 3)
+        if task.done():
+            return task.result()
+        task.cancel()
+        if context.cancelled.is_set():
+            return _interrupted(context, checks, finished)
+        raise TimeoutError
     except asyncio.CancelledError:
-        if interrupts is None or interrupts.signum is None:
+        if not context.cancelled.is_set():
             raise
         task.cancel()
-        return _interrupted(checks, finished, interrupts.name)
+        return _interrupted(context, checks, finished)
     except TimeoutError:
         from preflight.model import Finding, Status
 
@@ -391,5 +396,7 @@ async def _run_bounded(
             for c in checks
         ]
     finally:
+        waiter.cancel()
         if context._arm is not None:  # close ARM connections inside the loop that opened them
-            await context._arm.aclose()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(context._arm.aclose(), 2.0)

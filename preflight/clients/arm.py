@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,7 @@ class ArmClient:
         timeout: float,
         remaining: Callable[[], float],
         environ: dict[str, str] | None = None,
+        unless_interrupted: Callable[[Any, str], Awaitable[Any]] | None = None,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.audience = audience
@@ -91,6 +92,9 @@ class ArmClient:
         self.proxy_for = proxy_for
         self.timeout = timeout
         self.remaining = remaining
+        #: ``Context.unless_interrupted``: a call or a Retry-After wait under way when the run
+        #: is interrupted ends at once (``preflight.context.Interrupted``)
+        self.unless_interrupted = unless_interrupted
         self.environ = dict(os.environ if environ is None else environ)
         self.attempts: list[TokenAttempt] = []
         self._token: Token | None = None
@@ -305,10 +309,13 @@ class ArmClient:
             raise ArmError("auth", "no Azure token: " + SOURCES_HELP)
         for attempt in range(6):
             try:
-                response = await self._client().get(
-                    url,
-                    params=params,
-                    headers={"Authorization": f"Bearer {token.value}"},
+                response = await self._interruptible(
+                    self._client().get(
+                        url,
+                        params=params,
+                        headers={"Authorization": f"Bearer {token.value}"},
+                    ),
+                    f"Azure Resource Manager answered GET {path}",
                 )
             except httpx.TimeoutException:
                 raise ArmError(
@@ -329,10 +336,19 @@ class ArmClient:
             if response.status_code == 429 and attempt < 5:
                 wait = _retry_after(response.headers.get("Retry-After"))
                 if wait + 0.5 < self.remaining():
-                    await asyncio.sleep(wait)
+                    await self._interruptible(
+                        asyncio.sleep(wait),
+                        f"the retry of GET {path} (Azure Resource Manager answered 429 and "
+                        f"Retry-After {wait:g}s)",
+                    )
                     continue
             return _json_or_raise(response, path, self.audience)
         raise ArmError("throttled", f"ARM kept answering 429 ({path})", 429)
+
+    async def _interruptible(self, work: Any, what: str) -> Any:
+        if self.unless_interrupted is None:
+            return await work
+        return await self.unless_interrupted(work, what)
 
     async def aclose(self) -> None:
         for client in self._clients.values():
