@@ -42,6 +42,7 @@ from preflight.api import (
     job_manifest,
     parse_probe_output,
     preflight_command,
+    probe_interrupted,
     run_in_daemon_thread,
     run_namespace,
     truthy,
@@ -75,6 +76,9 @@ class NodeProbe:
     lines: list[dict[str, Any]] = field(default_factory=list)
     complete: bool = False
     problem: Finding | None = None
+    #: the probe was stopped by a signal (its pod's deadline, a deletion) after printing
+    #: ``lines``: an error for the node beside the findings it finished
+    cut_short: Finding | None = None
 
 
 def _job_name(prefix: str, index: int, node: str) -> str:
@@ -154,6 +158,21 @@ def _node_problem(probe: NodeProbe, message: str, remedy: str, **details: Any) -
     )
 
 
+def _interrupted(ctx: Context, probe: NodeProbe, what: str) -> Finding:
+    """The run was interrupted before this node's probe concluded: an error, never a fail."""
+    node = probe.node
+    target = f"{node.name}/allocation" if probe.allocation else node.name
+    kind = "GPU allocation test" if probe.allocation else "GPU probe"
+    return ctx.interrupted_finding(
+        target,
+        f"the {kind} pod on node {node.name} {what}",
+        node=node.name,
+        node_pool=node.pool,
+        probe_job=probe.job,
+        probe_outcome="interrupted",
+    )
+
+
 def _collect(ns: RunNamespace, probe: NodeProbe, limit: float) -> None:
     """Wait for one Job and read its lines (or say why there are none)."""
     try:
@@ -162,6 +181,9 @@ def _collect(ns: RunNamespace, probe: NodeProbe, limit: float) -> None:
         probe.problem = _node_problem(probe, f"lost track of it: {exc.message}", exc.remediation())
         return
     probe.outcome = outcome
+    if outcome.reason == "Cancelled":  # this run was interrupted while the pod ran
+        probe.problem = _interrupted(ns.ctx, probe, "finished")
+        return
     facts = {k: v for k, v in outcome.details().items() if k in ("pod", "phase", "exit_code")}
     if outcome.events:
         facts["events"] = [e.line() for e in outcome.events][-5:]
@@ -187,13 +209,30 @@ def _collect(ns: RunNamespace, probe: NodeProbe, limit: float) -> None:
                     **facts,
                 )
                 return
-    if not outcome.ok:
+    lines, complete = parse_probe_output(text)
+    signame = probe_interrupted(text) if complete else None
+    if signame:  # stopped by a signal and said so: not a crash of the node's GPU stack
+        why = f"the pod ended {outcome.reason}" if outcome.reason else "the pod was stopped"
+        probe.cut_short = Finding.errored(
+            f"{probe.node.name}/allocation" if probe.allocation else probe.node.name,
+            f"the GPU probe on node {probe.node.name} was interrupted ({signame}) before it "
+            f"finished ({why})",
+            "the pod was stopped from outside (its activeDeadlineSeconds, a deletion, a node "
+            "drain): run preflight again; raise --deadline if the deadline stopped it",
+            node=probe.node.name,
+            node_pool=probe.node.pool,
+            probe_job=probe.job,
+            probe_outcome="interrupted",
+            interrupted=signame,
+            **facts,
+        )
+    elif not outcome.ok:
         message, remedy = explain(outcome)
         probe.problem = _node_problem(
             probe, message, remedy, probe_outcome=outcome.reason or "failed", **facts
         )
         return
-    probe.lines, probe.complete = parse_probe_output(text)
+    probe.lines, probe.complete = lines, complete
     if not probe.complete:
         tail = " | ".join(text.strip().splitlines()[-5:]) or "nothing"
         probe.problem = _node_problem(
@@ -326,6 +365,9 @@ def _run(ctx: Context, window: float) -> list[Finding]:
             ns.apply(_manifest(ctx, probe, window, limit))
             started.append(probe)
         except KubeError as exc:
+            if exc.kind == "cancelled":  # the run was interrupted: nothing concluded
+                probe.problem = _interrupted(ctx, probe, "was created")
+                continue
             message, remedy = explain(exc)
             probe.problem = _node_problem(
                 probe, f"it could not be created: {message}", remedy, probe_outcome=exc.kind
@@ -334,7 +376,15 @@ def _run(ctx: Context, window: float) -> list[Finding]:
         with ThreadPoolExecutor(max_workers=min(32, len(started))) as pool:
             list(pool.map(lambda p: _collect(ns, p, limit), started))
     for probe in probes:
-        findings += [probe.problem] if probe.problem is not None else _findings_of(probe)
+        if probe.problem is not None:
+            findings.append(probe.problem)
+        elif probe.cut_short is not None:  # what it finished, and why the rest is missing
+            if not probe.allocation:
+                finished = _findings_of(probe)
+                findings += [f for f in finished if f.details.get("probe_outcome") != "empty"]
+            findings.append(probe.cut_short)
+        else:
+            findings += _findings_of(probe)
     return findings
 
 

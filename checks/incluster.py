@@ -47,6 +47,7 @@ from preflight.api import (
     parse_probe_output,
     path_for,
     preflight_command,
+    probe_interrupted,
     run_namespace,
 )
 
@@ -139,6 +140,9 @@ class ProbeRun:
     resolutions: list[dict[str, Any]] = field(default_factory=list)
     node: str | None = None
     problem: Finding | None = None
+    #: the pod's probe was stopped (SIGTERM: its deadline, its deletion) after printing
+    #: ``lines``: an error for the pool, beside the lines it finished
+    cut_short: Finding | None = None
 
 
 @dataclass
@@ -376,6 +380,9 @@ def _run_fleet(ctx: Context) -> FleetResult:
             namespace.apply(_manifest(ctx, run.target, args, env, limit))
             return True
         except KubeError as exc:
+            if exc.kind == "cancelled":  # the run was interrupted: no conclusion about the pool
+                run.problem = _interrupted(ctx, run.target, "the probe pod on {where} was created")
+                return False
             message, remedy = explain(exc)
             run.problem = _pod_problem(
                 run.target,
@@ -395,13 +402,9 @@ def _run_fleet(ctx: Context) -> FleetResult:
         list(pool.map(one, runs))
     for run in runs:
         if not run.lines and run.problem is None and ctx.cancelled.is_set():
-            run.problem = _pod_problem(
-                run.target,
-                "not probed: the run was interrupted before this pool's turn",
-                "run preflight again",
-                {"pod_outcome": "interrupted"},
+            run.problem = _interrupted(
+                ctx, run.target, "{where} was probed (its turn had not come)"
             )
-            run.problem.status = Status.ERROR
     result.runs = runs
     return result
 
@@ -418,6 +421,41 @@ def max_pods(ctx: Context) -> int:
 def _where(target: Target, node: str | None = None) -> str:
     shown = node or target.node
     return f"pool {target.pool}" + (f" (node {shown})" if shown else "")
+
+
+def _interrupted(ctx: Context, target: Target, what: str) -> Finding:
+    """An error for a pool the interrupted run did not finish probing: "interrupted (SIGINT)
+    before ``what``" (``{where}`` names the pool) concludes nothing about it (never a fail)."""
+    return ctx.interrupted_finding(
+        _where(target),
+        what.format(where=_where(target)),
+        node_pool=target.pool,
+        node=target.node,
+        vantage="in-cluster",
+        pod_outcome="interrupted",
+    )
+
+
+def _cut_short(target: Target, signame: str, outcome: Any, details: dict[str, Any]) -> Finding:
+    """A probe pod stopped by a signal (its deadline, its deletion, a node drain) that still
+    printed what it had: an error for the pool, not a crash."""
+    why = f"the pod ended {outcome.reason}" if outcome.reason else "the pod was stopped"
+    return Finding(
+        Status.ERROR,
+        _where(target),
+        f"{_where(target)}: the probe was interrupted ({signame}) before it finished ({why}); "
+        "the targets it finished are reported, the others say interrupted",
+        "the pod was stopped from outside (its activeDeadlineSeconds, a deletion, a node "
+        "drain): run preflight again; raise --deadline if the deadline stopped it",
+        IN_CLUSTER_DOCS,
+        details={
+            **details,
+            "node_pool": target.pool,
+            "vantage": "in-cluster",
+            "pod_outcome": "interrupted",
+            "interrupted": signame,
+        },
+    )
 
 
 def _pod_problem(target: Target, message: str, remedy: str, details: dict[str, Any]) -> Finding:
@@ -462,6 +500,9 @@ def _collect(ctx: Context, namespace: Any, run: ProbeRun, limit: float) -> None:
     target = run.target
     outcome = namespace.wait_job(target.job, timeout=limit)
     run.node = outcome.node or target.node
+    if outcome.reason == "Cancelled":  # this run was interrupted while the pod ran
+        run.problem = _interrupted(ctx, target, "the probe pod on {where} finished")
+        return
     if outcome.reason == "DryRun":
         run.problem = Finding.skipped(
             _where(target),
@@ -487,7 +528,10 @@ def _collect(ctx: Context, namespace: Any, run: ProbeRun, limit: float) -> None:
                 )
                 return
     lines, complete = parse_probe_output(text)
-    if not outcome.ok:
+    signame = probe_interrupted(text) if complete else None
+    if signame:  # stopped by a signal, said so: what it finished, and an error for the rest
+        run.cut_short = _cut_short(target, signame, outcome, details)
+    elif not outcome.ok:
         message, remedy = explain(outcome)
         run.problem = _pod_problem(
             target, message + _quoted_events(outcome, message), remedy, details
@@ -618,6 +662,8 @@ class InClusterConnectivity(Check):
                 findings.append(run.problem)
                 continue
             findings += [_finding(hosts, run, line) for line in run.lines]
+            if run.cut_short is not None:
+                findings.append(run.cut_short)
         return findings or [
             Finding.skipped(None, "no probe ran", "check that the cluster has Ready nodes")
         ]
@@ -749,7 +795,16 @@ class ClusterDns(Check):
 
     def _from_pod(self, run: ProbeRun) -> Finding:
         where = _where(run.target, run.node)
-        base = {"node": run.node, "node_pool": run.target.pool, "vantage": "in-cluster"}
+        node = run.node or run.target.node
+        base = {"node": node, "node_pool": run.target.pool, "vantage": "in-cluster"}
+        if run.problem is not None and run.problem.details.get("pod_outcome") == "interrupted":
+            return Finding(
+                Status.ERROR,
+                CLUSTER_DNS_NAME,
+                f"not checked from {where}: {run.problem.message}",
+                run.problem.remediation,
+                details={**base, "interrupted": run.problem.details.get("interrupted")},
+            )
         if run.problem is not None:
             return Finding.skipped(
                 CLUSTER_DNS_NAME,
@@ -759,6 +814,14 @@ class ClusterDns(Check):
                 **base,
             )
         line = next((r for r in run.resolutions if r.get("resolve") == CLUSTER_DNS_NAME), None)
+        if run.cut_short is not None and (line is None or line.get("outcome") == "interrupted"):
+            return Finding(
+                Status.ERROR,
+                CLUSTER_DNS_NAME,
+                f"not checked from {where}: {run.cut_short.message}",
+                run.cut_short.remediation,
+                details={**base, "interrupted": run.cut_short.details.get("interrupted")},
+            )
         if line is None:
             return Finding.errored(
                 CLUSTER_DNS_NAME,

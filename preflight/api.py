@@ -72,7 +72,7 @@ from preflight.incluster import (
 )
 from preflight.model import Finding, Status
 from preflight.params import truthy
-from preflight.probe import parse_probe_output
+from preflight.probe import parse_probe_output, probe_interrupted
 from preflight.subprocesses import Completed as CommandResult
 from preflight.subprocesses import run as run_command
 from preflight.subprocesses import run_async as run_command_async
@@ -109,6 +109,7 @@ __all__ = [
     "classify_address",
     "parse_resource_id",
     "parse_probe_output",
+    "probe_interrupted",
     "path_for",
     "preflight_command",
     "probe_endpoint",

@@ -376,7 +376,9 @@ PROBE_HELP = """Run checks from here and print each finding as one JSON line (fo
 nodes' network, not the laptop's. Each line is a finding (report.json's shape) plus "node" and
 "node_pool" (from PREFLIGHT_NODE_NAME / PREFLIGHT_NODE_POOL); --resolve adds one line per name;
 the last line is {"probe": "done", "count": N}. Secrets are redacted. Exit 0 whatever the
-findings say (the controller judges them), 2 for bad input.
+findings say (the controller judges them), 2 for bad input; on SIGTERM (the pod's deadline or
+deletion) or SIGINT the probes still running end as error "interrupted", what it has is
+printed with a done line carrying "interrupted": "SIGTERM", and it exits 143 (130).
 
 --profile and --ca-bundle also take env:VAR: the text itself, from an environment variable
 (a pod cannot read the controller's files).

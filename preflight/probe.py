@@ -13,9 +13,13 @@ a pod has that needs no extra permission or Service, so the format is made for i
   resolver: how the cluster's DNS answers, e.g. for ``kubernetes.default.svc.cluster.local``);
 - the last line is ``{"probe": "done", "count": N}``, N being the number of lines before it.
   Its absence tells the controller the output is incomplete (the pod was killed, OOM, deadline).
+  SIGTERM (the pod's deadline or deletion) or SIGINT ends the probes still waiting as ``error``
+  "interrupted", prints what it has, and a done line with ``"interrupted": "SIGTERM"``; the
+  exit code is then 143 (130 for SIGINT), and the controller reports the pool as interrupted.
 
 Everything printed goes through the same ``Redactor`` as the reports. The exit code is 0 whatever
-the findings say (the controller judges them); 2 is bad input, as everywhere.
+the findings say (the controller judges them); 2 is bad input, as everywhere; 143 / 130 after
+SIGTERM / SIGINT (above).
 
 Inputs a pod cannot read from the controller's disk (a user's profile file, a CA bundle) may be
 given as ``env:VAR``: the text itself, from an environment variable the pod spec sets. Nothing
@@ -74,19 +78,32 @@ def run_probe(params: Mapping[str, Any], write: Callable[[str], None] | None = N
         emit(json.dumps(redactor.data(dict(payload)), separators=(",", ":"), default=str))
         count += 1
 
-    findings, resolutions = asyncio.run(
-        _probe_all(context, checks, tuple(params.get("resolve") or ()))
-    )
-    for finding in findings:
-        line({**finding.to_dict(), **where})
-    for resolution in resolutions:
-        line({**resolution, **where})
-    emit(json.dumps({"probe": "done", "count": count}, separators=(",", ":")))
-    return 0
+    from preflight.session import Interrupts
+
+    # SIGTERM (the pod's deadline, its deletion) or SIGINT: the probes still waiting end as
+    # error "interrupted", the finished ones are printed, and the done line says so (exit 143
+    # or 130), so the controller reports the pool as interrupted rather than as a crash
+    interrupts = Interrupts(context)
+    interrupts.install()
+    try:
+        findings, resolutions = asyncio.run(
+            _probe_all(context, checks, tuple(params.get("resolve") or ()), interrupts)
+        )
+        for finding in findings:
+            line({**finding.to_dict(), **where})
+        for resolution in resolutions:
+            line({**resolution, **where})
+        done: dict[str, Any] = {"probe": "done", "count": count}
+        if interrupts.signum:
+            done["interrupted"] = interrupts.name
+        emit(json.dumps(done, separators=(",", ":")))
+    finally:
+        interrupts.uninstall()
+    return 128 + interrupts.signum if interrupts.signum else 0
 
 
 async def _probe_all(
-    context: Any, checks: list[Any], names: tuple[str, ...]
+    context: Any, checks: list[Any], names: tuple[str, ...], interrupts: Any = None
 ) -> tuple[list[Any], list[dict[str, Any]]]:
     """The checks and the ``--resolve`` lookups, concurrently, under the run's deadline."""
     from preflight.session import _run_bounded
@@ -95,18 +112,29 @@ async def _probe_all(
         """No progress output: stdout carries only JSON lines."""
 
     resolved = asyncio.gather(*(_resolve(context, name) for name in names))
-    findings, resolutions = await asyncio.gather(_run_bounded(context, checks, quietly), resolved)
+    findings, resolutions = await asyncio.gather(
+        _run_bounded(context, checks, quietly, interrupts), resolved
+    )
     return findings, list(resolutions)
 
 
 async def _resolve(context: Any, name: str) -> dict[str, Any]:
     """One ``--resolve`` line: how this vantage's resolver answers ``name``."""
+    from preflight.context import Interrupted
+
     fqdn = name.rstrip(".")
     try:
         result = await asyncio.wait_for(
-            context.dns.resolve(fqdn),
+            context.unless_interrupted(context.dns.resolve(fqdn), "the name resolved"),
             timeout=max(min(context.remaining(), context.timeout * 3), 0.001),
         )
+    except Interrupted:
+        return {
+            "resolve": fqdn,
+            "outcome": "interrupted",
+            "addresses": [],
+            "error": f"interrupted ({context.interruption}) before an answer came",
+        }
     except TimeoutError:
         return {
             "resolve": fqdn,
@@ -140,6 +168,24 @@ def parse_probe_output(text: str) -> tuple[list[dict[str, Any]], bool]:
             return lines, value.get("count") == len(lines)
         lines.append(value)
     return lines, False
+
+
+def probe_interrupted(text: str) -> str | None:
+    """The signal that stopped a probe (``SIGTERM`` for a pod's deadline or deletion), from
+    the ``interrupted`` of its done line; None when it ran to its end (or printed no done
+    line at all)."""
+    for raw in text.splitlines():
+        raw = raw.strip()
+        if not raw.startswith("{") or '"done"' not in raw:
+            continue
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and value.get("probe") == "done":
+            signame = value.get("interrupted")
+            return str(signame)[:32] if signame else None
+    return None
 
 
 def _stdout_line(text: str) -> None:

@@ -73,6 +73,11 @@ def run_module(module: str, spec: dict, args: argparse.Namespace, venv: Path) ->
         'name = "local"\n'
     )
     cosmic = str(venv / "cosmic-ray")
+    # the unmutated tree must pass its tests, or every mutant would look killed
+    baseline = subprocess.run(pytest.split(), cwd=args.tree, capture_output=True, text=True)
+    if baseline.returncode != 0:
+        tail = "\n".join((baseline.stdout + baseline.stderr).splitlines()[-15:])
+        raise SystemExit(f"mutation: the tests of {module} fail without any mutant:\n{tail}")
     subprocess.run([cosmic, "init", str(config), str(session)], cwd=args.tree, check=True)
     inert = drop_annotation_mutants(session, (args.tree / module).read_text())
     total, kept = sample(session, args.sample, args.seed)
