@@ -757,7 +757,43 @@ async def local_findings(ctx: Context, client: NvmlClient) -> list[Finding]:
         )
     finally:
         stop.set()  # the deadline cancelled us: end the XID window now
-    return node_findings(reading)
+    findings = node_findings(reading)
+    if ctx.cancelled.is_set() and reading.init_error is None:
+        findings = interrupted_findings(ctx, reading, findings)
+    return findings
+
+
+def interrupted_findings(
+    ctx: Context, reading: NodeReading, findings: list[Finding]
+) -> list[Finding]:
+    """SIGINT/SIGTERM ended the XID window (or came before a GPU was read): what was found
+    wrong stays (a conclusion), but "healthy" was not concluded: those findings become error
+    "interrupted", their details kept."""
+    sampling = reading.sampling
+    cut = sampling is not None and sampling.stopped
+    window = (
+        f"the {reading.window_s:g}s XID window ended (it watched {sampling.elapsed_s:.1f}s)"
+        if cut and sampling is not None
+        else ""
+    )
+    unread = {
+        f"{reading.node}/{gpu.index}"
+        for gpu in reading.gpus
+        if _usable(gpu.handle) and not gpu.values and gpu.lost is None
+    }
+    result: list[Finding] = []
+    for finding in findings:
+        if finding.target in unread:
+            what = f"GPU {finding.target} was read"
+        elif cut and finding.status == Status.PASS:
+            what = window
+        else:
+            result.append(finding)
+            continue
+        replaced = ctx.interrupted_finding(finding.target, what, **finding.details)
+        replaced.duration_s = finding.duration_s
+        result.append(replaced)
+    return result
 
 
 class GpuHealth(Check):

@@ -27,6 +27,10 @@
  *   xid=GPU:XID:DELAY_MS,...          XID critical events delivered by nvmlEventSetWait_v2,
  *                                     DELAY_MS after the event set was created
  *   init_delay_ms=0                   time nvmlInit takes (a real driver takes 0.1-2 s)
+ *   trace=PATH                        append "nvmlDeviceGetMigMode N" (the last query of GPU N)
+ *                                     and "nvmlEventSetWait" lines to PATH as they are called,
+ *                                     so a test knows when the GPUs are read and the XID window
+ *                                     is running
  *
  * FAKE_NVML_CONFIG may also name a directory: then <dir>/<$PREFLIGHT_NODE_NAME>.conf is read
  * (the node a probe pod runs on), else <dir>/default.conf, so one fake serves a whole fake
@@ -148,6 +152,7 @@ static int cuda_version = 12040;
 static char unsupported_all[1024] = "";
 static fake_xid xids[MAX_XIDS];
 static int xid_count = 0;
+static char trace_path[1024] = "";
 
 /* -- configuration ----------------------------------------------------------------------- */
 
@@ -156,6 +161,7 @@ static void set_defaults(void) {
     init_error = 0;
     init_delay_ms = 0;
     xid_count = 0;
+    trace_path[0] = '\0';
     unsupported_all[0] = '\0';
     snprintf(driver_version, sizeof driver_version, "%s", "550.54.15");
     snprintf(nvml_version, sizeof nvml_version, "%s", "12.550.54.15");
@@ -277,6 +283,7 @@ static void load_config(void) {
         else if (!strcmp(key, "unsupported"))
             snprintf(unsupported_all, sizeof unsupported_all, "%s", value);
         else if (!strcmp(key, "xid")) parse_xids(value);
+        else if (!strcmp(key, "trace")) snprintf(trace_path, sizeof trace_path, "%s", value);
         else if (!strncmp(key, "gpu.", 4)) {
             char *dot = strchr(key + 4, '.');
             if (!dot) continue;
@@ -294,6 +301,15 @@ static void load_config(void) {
 }
 
 /* -- helpers --------------------------------------------------------------------------- */
+
+static void trace(const char *function, int index) {
+    if (!trace_path[0]) return;
+    FILE *file = fopen(trace_path, "a");
+    if (!file) return;
+    if (index >= 0) fprintf(file, "%s %d\n", function, index);
+    else fprintf(file, "%s\n", function);
+    fclose(file);
+}
 
 static int listed(const char *list, const char *function) {
     size_t len = strlen(function);
@@ -620,6 +636,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetMigMode(fake_gpu *g, unsigned int *current,
     if (!current || !pending) return NVML_ERROR_INVALID_ARGUMENT;
     *current = g->mig_current;
     *pending = g->mig_pending;
+    trace("nvmlDeviceGetMigMode", g->index);
     return NVML_SUCCESS;
 }
 #endif
@@ -653,6 +670,7 @@ EXPORT nvmlReturn_t nvmlEventSetWait_v2(fake_event_set *set, nvmlEventData_t *da
                                         unsigned int timeout_ms) {
     if (!initialized) return NVML_ERROR_UNINITIALIZED;
     if (!set || !data) return NVML_ERROR_INVALID_ARGUMENT;
+    trace("nvmlEventSetWait", -1);
     long now = elapsed_ms(&set->created);
     int next = -1;
     for (int i = 0; i < xid_count; i++) {
