@@ -258,7 +258,15 @@ class SmokeInference(Check):
         else:
             direct = self._direct(ctx, settings, uri is not None, why)
             findings.append(direct)
-        if uri:
+        if uri and ctx.cancelled.is_set():  # interrupted during the direct measurement
+            from preflight.api import redact_url
+
+            findings.append(
+                ctx.interrupted_finding(
+                    redact_url(uri), "the routed measurement started", kind="routed"
+                )
+            )
+        elif uri:
             findings.append(self._routed(ctx, settings, uri, direct))
         return findings
 
@@ -366,10 +374,11 @@ class SmokeInference(Check):
     def _refused(url: str, exc: KubeError, details: dict[str, Any], what: str) -> Finding:
         message, remedy = explain(exc)
         status = Status.ERROR if exc.kind == "cancelled" else Status.FAIL
+        said = f"{what}: {message}" if exc.kind == "cancelled" else None
         return Finding(
             status,
             url,
-            f"{what} could not be created: {message}",
+            said or f"{what} could not be created: {message}",
             remedy,
             DOCS,
             details={**details, "kube_error": exc.kind},
@@ -382,7 +391,8 @@ class SmokeInference(Check):
         return Finding(
             status,
             url,
-            f"{what}: {message}",
+            # interrupted: "interrupted (SIGTERM) before Job smoke-load finished"
+            message if outcome.reason == "Cancelled" else f"{what}: {message}",
             remedy,
             DOCS,
             details={**details, "outcome": outcome.details()},
@@ -434,6 +444,8 @@ class SmokeInference(Check):
                 key=ctx.param("scoring_key"),
                 ca_bundle=ctx.options.ca_bundle,
                 proxy=proxy,
+                stop=ctx.cancelled,  # SIGINT/SIGTERM ends it within ~0.1 s
+                partial=True,
             )
         except Exception as exc:  # noqa: BLE001 - UsageError and the like: a bad scoring_uri
             return Finding.failed(
@@ -442,6 +454,15 @@ class SmokeInference(Check):
                 "check --set scoring_uri (the endpoint's scoring URL) and scoring_key",
                 DOCS,
                 **details,
+            )
+        if ctx.cancelled.is_set():  # what it measured so far is no conclusion: details only
+            measured = {k: result.get(k) for k in ("requests", "errors", "measured_s")}
+            return ctx.interrupted_finding(
+                target,
+                f"the routed measurement finished ({measured.get('measured_s') or 0:g}s of "
+                f"{settings.duration:g}s measured)",
+                **details,
+                partial=dict(result),
             )
         finding = measurement_finding("routed", target, result, settings, details)
         direct_load = (

@@ -253,7 +253,9 @@ Examples:
   preflight load https://ep.example/score --rate 50 --duration 60 --key "$KEY" --json
 
 Errors: a non-2xx status, a timeout, a connection failure. Exit 0 once the run is measured
-(read errors/error_rate), 2 for bad input."""
+(read errors/error_rate), 2 for bad input. Ctrl-C or SIGTERM stops it and prints what was
+measured so far (requests still unanswered left out; --json adds "interrupted": "SIGINT",
+"partial": true and measured_s), exit 130 / 143."""
 
 
 @cli.command("load", help=LOAD_HELP)
@@ -345,28 +347,83 @@ def load_command(
         except ValueError:
             port = 443 if tls else 80  # run_load reports the malformed URL
         chosen = ProxySettings.build(proxy).for_host(parts.hostname or "", port, tls)
-        result = run_load(
-            url,
-            rate,
-            duration,
-            warmup=warmup,
-            timeout=timeout,
-            method=method,
-            payload=body,
-            headers=pairs,
-            key=key,
-            connections=connections,
-            ca_bundle=ca_bundle,
-            proxy=chosen,
-        )
+        with _LoadInterrupts() as interrupts:  # SIGINT/SIGTERM: stop, print what was measured
+            result = run_load(
+                url,
+                rate,
+                duration,
+                warmup=warmup,
+                timeout=timeout,
+                method=method,
+                payload=body,
+                headers=pairs,
+                key=key,
+                connections=connections,
+                ca_bundle=ca_bundle,
+                proxy=chosen,
+                stop=interrupts.stop,
+                partial=True,
+            )
     except UsageError as exc:
         raise UsageError(redactor.text(str(exc))) from None
+    if interrupts.signum:
+        result["interrupted"] = interrupts.name
     if as_json:
         import json
 
         click.echo(json.dumps(result))
     else:
+        if interrupts.signum:
+            click.echo(
+                f"interrupted ({interrupts.name}): partial result, "
+                f"{result.get('measured_s', 0):g}s of {duration:g}s measured"
+            )
         click.echo(format_table(result))
+    if interrupts.signum:
+        click.echo(
+            f"preflight: interrupted ({interrupts.name}): printed what was measured so far",
+            err=True,
+        )
+        sys.exit(128 + interrupts.signum)
+
+
+class _LoadInterrupts:
+    """SIGINT/SIGTERM during ``preflight load``: set ``stop`` (the load ends within ~0.1 s,
+    requests still unanswered are left out) and remember the signal, so the command prints
+    the partial result and exits 130 / 143 instead of dying with a traceback."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.stop = threading.Event()
+        self.signum = 0
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def name(self) -> str:
+        import signal
+
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    def __enter__(self) -> _LoadInterrupts:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if not self.signum:
+            self.signum = signum
+        self.stop.set()
 
 
 # -- preflight probe: the vantage-dependent checks from inside a pod (preflight run --in-cluster) --

@@ -661,6 +661,8 @@ class _Runner:
         self.timeout = timeout
         self.pool = pool
         self.tally = _Tally()
+        #: an interrupted run leaves unanswered requests out instead of counting timeouts
+        self.partial = False
 
     async def one(self, due: float, measured: bool) -> None:
         """Send one request due at ``due`` (loop time) and record its outcome if measured."""
@@ -677,7 +679,10 @@ class _Runner:
             if measured:
                 self.tally.failure(failure.kind, str(failure))
         except asyncio.CancelledError:
-            if measured:  # the run's hard end came first: outstanding is a timeout
+            if measured and self.partial:  # interrupted: unanswered is unknown, left out
+                self.tally.requests -= 1
+                measured = False
+            elif measured:  # the run's hard end came first: outstanding is a timeout
                 self.tally.failure("timeout", f"no response within {self.timeout:g}s")
             raise
         else:
@@ -749,6 +754,7 @@ async def _run(
     ca_bundle: str | None = None,
     stop: threading.Event | None = None,
     proxy: Any = None,
+    partial: bool = False,
 ) -> dict[str, Any]:
     """The run itself, on the current event loop (see ``run_load`` for the arguments)."""
     secrets = [key] if key else []
@@ -807,6 +813,7 @@ async def _run(
     request = build_request(target, method, body, checked)
     pool = _Pool(target, tls, int(pool_size), proxy, proxy_tls, limit_s)
     runner = _Runner(target, request, method == "HEAD", limit_s, pool)
+    stopped_at: float | None = None
     loop = asyncio.get_running_loop()
     pending: set[asyncio.Task[None]] = set()
     t0 = loop.time() + 0.001
@@ -820,6 +827,7 @@ async def _run(
         for due, measured in _schedule(t0, rps, warm, seconds):
             while True:
                 if stop is not None and stop.is_set():
+                    stopped_at = loop.time()
                     raise _Stopped
                 wait = due - spin - loop.time()
                 if wait <= 0:
@@ -837,12 +845,14 @@ async def _run(
         hard_end = last_due + limit_s + 0.25
         while pending and loop.time() < hard_end:
             if stop is not None and stop.is_set():
+                stopped_at = loop.time()
                 break
             await asyncio.wait(set(pending), timeout=min(0.1, max(0.0, hard_end - loop.time())))
     except _Stopped:
         pass  # asked to end early: what was sent and not answered counts as a timeout
     finally:
         leftovers = list(pending)
+        runner.partial = partial and stopped_at is not None
         for task in leftovers:
             task.cancel()
         if leftovers:
@@ -850,10 +860,14 @@ async def _run(
         pool.close()
 
     tally = runner.tally
+    if runner.partial:  # sent, never started, then interrupted: unknown, left out
+        tally.requests = tally.finished
     for _ in range(tally.requests - tally.finished):  # cancelled before it could say so
         tally.failure("timeout", f"no response within {limit_s:g}s")
         tally.finished += 1
     elapsed = max(tally.last_end - measure_start, 1e-9) if tally.finished else seconds
+    if runner.partial and stopped_at is not None:  # measured until the interruption
+        elapsed = max(min(stopped_at, measure_start + seconds) - measure_start, 1e-9)
     result: dict[str, Any] = {
         "schema": SCHEMA,
         "requests": tally.requests,
@@ -877,6 +891,9 @@ async def _run(
         "method": method,
         "url": target.display,
     }
+    if runner.partial:
+        result["partial"] = True
+        result["measured_s"] = round(elapsed, 3)
     return result
 
 
@@ -905,6 +922,7 @@ def run_load(
     ca_bundle: str | None = None,
     stop: threading.Event | None = None,
     proxy: Any = None,
+    partial: bool = False,
 ) -> dict[str, Any]:
     """Send ``rate`` requests/s to ``url`` for ``warmup + duration`` s; the measured summary
     (the dict ``preflight load --json`` prints).
@@ -916,7 +934,9 @@ def run_load(
     ``preflight.clients.net.Proxy``: http://, https://, socks5(h):// or socks4(a)://) tunnels
     every connection (CONNECT, or SOCKS); an unusable proxy variable is a ``UsageError`` naming
     it. Setting ``stop``
-    ends the run early (unanswered requests count as timeouts).
+    ends the run early (unanswered requests count as timeouts; with ``partial``, for an
+    interruption, they are left out and the result adds ``"partial": true`` and
+    ``measured_s``, the measured time until the stop).
 
     Bad arguments raise ``UsageError`` (one line, secrets masked). Returns by ``warmup +
     duration + timeout + 1`` s whatever the server does. Runs its own event loop (precise
@@ -939,6 +959,7 @@ def run_load(
                 ca_bundle=ca_bundle,
                 stop=stop,
                 proxy=proxy,
+                partial=partial,
             )
         )
 
