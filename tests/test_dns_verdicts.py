@@ -24,12 +24,16 @@ from preflight.profile import HostSpec, Profile
 
 RECORDS: dict[str, Any] = {
     "ok.test": "127.0.0.1",
+    "public.test": "20.30.40.50",
+    "two.test": CNAME("hop.test"),
+    "hop.test": CNAME("end.privatelink.azurecr.io"),
     "private.test": "10.1.2.3",
     "alias.test": CNAME("ok.test"),
     "mixed.test": ["0.0.0.0", "127.0.0.1"],
     "sinkhole.test": "0.0.0.0",
     "multicast.test": "224.0.0.9",
     "reserved.test": "240.0.0.1",
+    "slow.test": "127.0.0.1",
     "myacr.azurecr.io": CNAME("myacr.privatelink.azurecr.io"),
     "myacr.privatelink.azurecr.io": "20.1.2.3",
     "doc.azurecr.io": CNAME("doc.privatelink.azurecr.io"),
@@ -44,7 +48,13 @@ RECORDS: dict[str, Any] = {
 def dns() -> Iterator[DnsServer]:
     with DnsServer(
         RECORDS,
-        nxdomain={"gone.test", "optional.test", "lost.privatelink.azurecr.io"},
+        nxdomain={
+            "gone.test",
+            "optional.test",
+            "lost.privatelink.azurecr.io",
+            "end.privatelink.azurecr.io",
+        },
+        delays={"slow.test": 0.2},
         nodata={"empty.test"},
         refused={"refused.test"},
         servfail={"broken.test"},
@@ -165,3 +175,23 @@ def test_helpers() -> None:
     assert private_link_zone(["a.privatelink.eastus.azmk8s.io"]) == "privatelink.eastus.azmk8s.io"
     assert private_link_zone(["notprivatelink.example"]) is None
     assert private_link_zone([]) is None
+
+
+def test_details_and_docs_of_a_finding(dns: DnsServer) -> None:
+    from preflight.checks.dns import DOCS
+
+    found = run(
+        dns,
+        [spec("slow.test"), spec("public.test"), spec("gone.test"), spec("two.test")],
+    )
+    slow = found["slow.test"].details["duration_ms"]
+    assert 150 <= slow < 5000, slow  # milliseconds, not seconds
+    assert "private address" not in found["public.test"].message
+    assert found["public.test"].details["address_classes"] == {"20.30.40.50": "public"}
+    assert found["gone.test"].docs == DOCS
+    with_docs = run(dns, [HostSpec(template="gone.test", docs="https://contoso.test/dns")])
+    assert with_docs["gone.test"].docs == "https://contoso.test/dns"
+    chain = found["two.test"]
+    assert chain.status.value == "fail"
+    assert "(followed CNAMEs to end.privatelink.azurecr.io)" in chain.message
+    assert "privatelink.azurecr.io is not linked" in chain.remediation
