@@ -591,6 +591,16 @@ def _call_into(action: Callable[[], object], outcome: list[object]) -> None:
 
 
 def internal_error(target: str | None, exc: BaseException) -> Finding:
+    from preflight.jsonshape import ShapeError
+
+    if isinstance(exc, ShapeError):  # an answer of the wrong shape: the peer's fault, said so
+        return Finding(
+            Status.ERROR,
+            target,
+            exc.message,
+            exc.remediation,
+            details={"endpoint": exc.endpoint, "at": exc.at or None},
+        )
     return Finding(
         Status.ERROR,
         target,
