@@ -101,7 +101,7 @@ async def kube_view(ctx: Context) -> KubeView:
     if missing is not None:
         return KubeView(False, missing[0])
     reach = await run_in_daemon_thread(ctx.kube.reachability)
-    view = KubeView(True, context=reach.context, version=reach.version.get("gitVersion", ""))
+    view = KubeView(True, context=reach.context, version=reach.version.get("gitVersion") or "")
     try:
         view.nodes = await run_in_daemon_thread(ctx.kube.list, NODES_PATH)
     except KubeError as exc:

@@ -25,7 +25,7 @@ class ClusterReachable(Check):
             "source": reach.source,
         }
         if reach.ok:
-            version = reach.version.get("gitVersion", "unknown version")
+            version = reach.version.get("gitVersion") or "unknown version"
             return [
                 Finding.passed(
                     target,
@@ -56,11 +56,11 @@ class ClusterReachable(Check):
 
 def parse_version(version: dict[str, str]) -> tuple[int, int, int] | None:
     """``{"gitVersion": "v1.30.4"}`` or ``{"major": "1", "minor": "30+"}`` -> (1, 30, 4)."""
-    match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", version.get("gitVersion", ""))
+    match = re.match(r"v?(\d+)\.(\d+)(?:\.(\d+))?", str(version.get("gitVersion") or ""))
     if match:
         return int(match[1]), int(match[2]), int(match[3] or 0)
-    major = re.match(r"\d+", version.get("major", ""))
-    minor = re.match(r"\d+", version.get("minor", ""))
+    major = re.match(r"\d+", str(version.get("major") or ""))
+    minor = re.match(r"\d+", str(version.get("minor") or ""))
     if major and minor:
         return int(major[0]), int(minor[0]), 0
     return None
@@ -76,7 +76,7 @@ class ClusterVersion(Check):
     def run(self, ctx: Context) -> list[Finding]:
         reach = ctx.kube.reachability()
         target = reach.server or "cluster"
-        text = reach.version.get("gitVersion", "")
+        text = reach.version.get("gitVersion") or ""
         parsed = parse_version(reach.version)
         window = ctx.profile.kubernetes
         low, high = window.get("min_minor"), window.get("max_minor")

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.api import Check, Context, Finding, Status, run_in_daemon_thread
+from preflight.api import Check, Context, Finding, Status, kubeshapes, run_in_daemon_thread
 
 from .azureml import DOCS_RESOURCES, DOCS_SETTINGS, DOCS_TROUBLESHOOT, NAMESPACE, Plan
 from .components_table import (
@@ -135,11 +135,23 @@ def read_namespace(ctx: Context) -> Namespace:
     """Four namespace-scoped lists (blocking: run it off the event loop)."""
     workloads = {
         kind: list_all(
-            ctx, f"{kind}s in namespace {NAMESPACE}", "apps/v1", PLURALS[kind], namespace=NAMESPACE
+            ctx,
+            f"{kind}s in namespace {NAMESPACE}",
+            "apps/v1",
+            PLURALS[kind],
+            namespace=NAMESPACE,
+            shape=kubeshapes.OBJECT,  # pods.py reads every field without trusting its type
         )
         for kind in KINDS
     }
-    pods = list_all(ctx, f"Pods in namespace {NAMESPACE}", "v1", "pods", namespace=NAMESPACE)
+    pods = list_all(
+        ctx,
+        f"Pods in namespace {NAMESPACE}",
+        "v1",
+        "pods",
+        namespace=NAMESPACE,
+        shape=kubeshapes.OBJECT,
+    )
     return Namespace(workloads, pods)
 
 

@@ -252,7 +252,21 @@ class GpuDevicePlugin(Check):
 
     def run(self, ctx: Context) -> list[Finding]:
         release = ctx.param("extension_name", DEFAULT_EXTENSION_NAME) or DEFAULT_EXTENSION_NAME
-        nodes = gpu_nodes(ctx.kube.list(NODES_PATH))
+        try:
+            nodes = gpu_nodes(ctx.kube.list(NODES_PATH))
+        except KubeError as exc:
+            status = Status.ERROR if exc.kind == "malformed" else Status.WARN
+            return [
+                Finding(
+                    status,
+                    "cluster",
+                    f"cannot list the cluster's nodes, so its GPU nodes are unknown: {exc.message}",
+                    exc.remediation()
+                    if exc.kind != "forbidden"
+                    else "preflight needs: list nodes (cluster-wide). " + exc.remediation(),
+                    details={"kind": exc.kind, "status": exc.status},
+                )
+            ]
         if not nodes:
             return [
                 Finding.skipped(

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.api import Check, Context, Finding, Status
+from preflight.api import Check, Context, Finding, Status, kubeshapes
 
 from .azureml import DOCS_TROUBLESHOOT, NAMESPACE
 from .conflicts import EXTENSION_NAME_PARAM
@@ -364,6 +364,8 @@ def configmap_values(obj: dict[str, Any]) -> dict[str, Any]:
     """``data`` and the UTF-8 text of ``binaryData`` (``data`` wins on a clash); a binary value
     that is not UTF-8 text stays bytes, listed but never decoded."""
     values: dict[str, Any] = {}  # keys cleaned: they end up in messages
+    if not isinstance(obj, dict):  # not an object at all: nothing to decode
+        return values
     binary = obj.get("binaryData")
     if isinstance(binary, dict):
         for key, raw in binary.items():
@@ -447,7 +449,10 @@ class ExtensionHealthcheck(Check):
 
     @staticmethod
     def _read(ctx: Context, name: str) -> Read:
-        return get_one(ctx, f"ConfigMap {name}", "v1", "configmaps", name, NAMESPACE)
+        # the decoder reads any data, of any type, and says what it could not decode
+        return get_one(
+            ctx, f"ConfigMap {name}", "v1", "configmaps", name, NAMESPACE, kubeshapes.OBJECT
+        )
 
     @staticmethod
     def _missing(release: str) -> Finding:

@@ -75,7 +75,12 @@ def list_all(
     namespace: str | None = None,
     label_selector: str | None = None,
     field_selector: str | None = None,
+    shape: Any = None,
 ) -> Read:
+    """Every object of a collection (a Read with the error instead when it cannot be read).
+    ``shape``: what each object must look like (default: the fields checks read of that
+    resource, ``kubeshapes``); a reader that judges odd objects itself passes
+    ``kubeshapes.OBJECT``."""
     group = group_version.rpartition("/")[0]
     resource = f"{plural}.{group}" if group else plural
     scope = f"in namespace {namespace}" if namespace else "cluster-wide"
@@ -83,18 +88,26 @@ def list_all(
     return _read(
         what,
         f"list {resource} ({scope})",
-        lambda: ctx.kube.list(path, label_selector=label_selector, field_selector=field_selector),
+        lambda: ctx.kube.list(
+            path, label_selector=label_selector, field_selector=field_selector, shape=shape
+        ),
     )
 
 
 def get_one(
-    ctx: Context, what: str, group_version: str, plural: str, name: str, namespace: str | None
+    ctx: Context,
+    what: str,
+    group_version: str,
+    plural: str,
+    name: str,
+    namespace: str | None,
+    shape: Any = None,
 ) -> Read:
     scope = f"in namespace {namespace}" if namespace else "cluster-scoped"
     return _read(
         what,
         f"get {plural} {name} ({scope})",
-        lambda: ctx.kube.get(path_for(group_version, plural, namespace, name)),
+        lambda: ctx.kube.get(path_for(group_version, plural, namespace, name), shape),
     )
 
 
@@ -112,6 +125,11 @@ def unverified(target: str, concern: str, reads: Sequence[Read], **details: Any)
     if missing:
         remediation = f"preflight needs: {missing}. {remediation}"
     details["unverified"] = failed_reads(failed)
+    if any(r.error.kind == "malformed" for r in failed):
+        # the API server answered something that is not Kubernetes: nothing can be concluded
+        return Finding.errored(
+            target, f"could not verify {concern}: {causes}", remediation, **details
+        )
     return Finding.warned(
         target, f"could not verify {concern}: {causes}", remediation, None, **details
     )

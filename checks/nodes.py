@@ -15,6 +15,7 @@ unless the user declares a toleration they add themselves with
 from __future__ import annotations
 
 import functools
+import math
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -80,7 +81,11 @@ def parse_quantity(text: Any) -> float | None:
     if isinstance(text, bool):
         return None
     if isinstance(text, int | float):
-        return float(text)
+        try:
+            value = float(text)
+        except OverflowError:  # an integer beyond any float
+            return None
+        return value if math.isfinite(value) else None
     if not isinstance(text, str):
         return None
     return _parse_text(text)
@@ -92,10 +97,18 @@ def _parse_text(text: str) -> float | None:
     if match is None:
         return None
     number, suffix, exponent = match.groups()
-    value = float(number)
-    if exponent is not None:
-        return value * 10.0 ** int(exponent)
-    return value * _SUFFIX[suffix or ""]
+    try:
+        value = float(number)
+        if exponent is not None:
+            power = int(exponent)
+            if abs(power) > 400:  # beyond any float: not a size a node can have
+                return None
+            value *= 10.0**power
+        else:
+            value *= _SUFFIX[suffix or ""]
+    except (OverflowError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def format_cpu(cores: float) -> str:

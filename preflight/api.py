@@ -31,6 +31,11 @@ manifests with the image, pull secrets, node placement and proxy of ``--set``, `
 a refused create (KubeError) into a message and a remediation. Under ``--dry-run`` nothing is
 applied and ``wait_*`` answer ``reason == "DryRun"``.
 
+JSON read from outside is judged with ``jsonshape`` (``loads`` with size and depth bounds,
+``check`` against a declared shape): a ``ShapeError`` names the endpoint and the place, and one a
+check lets escape becomes an ``error`` finding with that message. ``ctx.kube.list``/``get`` check
+each resource against ``kubeshapes`` (``shape=kubeshapes.OBJECT`` to judge odd objects yourself).
+
 A check that runs another program uses ``run_command`` / ``run_command_async``: the program runs
 in its own process group, bounded, and is killed with its children on timeout, on the run's
 deadline, on SIGINT/SIGTERM and at exit; ``CommandResult.failure()`` names it for a message.
@@ -41,6 +46,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
+from preflight import jsonshape
+from preflight.clients import kubeshapes
 from preflight.clients.arm import ArmError, parse_resource_id
 from preflight.clients.dns import UNUSABLE, Resolution, classify_address
 from preflight.clients.kube import KubeError, path_for
@@ -70,6 +77,7 @@ from preflight.incluster import (
     selector_for,
     service_manifest,
 )
+from preflight.jsonshape import ShapeError
 from preflight.model import Finding, Status
 from preflight.params import truthy
 from preflight.probe import parse_probe_output, probe_interrupted
@@ -127,6 +135,9 @@ __all__ = [
     "run_load",
     "split_host_port",
     "redact_url",
+    "ShapeError",
+    "jsonshape",
+    "kubeshapes",
 ]
 
 CATEGORIES = ("connectivity", "cluster", "extension", "azure", "gpu", "smoke")

@@ -19,12 +19,19 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from preflight import jsonshape
+
 PAGE_SIZE = 500
+#: the largest answer read from the API server (a page of 500 nodes is a few MiB; a log asked
+#: for with tailLines far less): beyond it the read stops and is a ``malformed`` KubeError
+MAX_BODY = jsonshape.MAX_BODY
+#: at least this long may one answer's body keep coming (else four timeouts)
+BODY_SECONDS = 30.0
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 
@@ -36,10 +43,15 @@ class KubeError(Exception):
     ) -> None:
         super().__init__(message)
         self.kind = kind  # config | exec | dns | refused | tls | timeout | unauthorized |
-        #                   forbidden | notfound | conflict | throttled | server | error
+        #                   forbidden | notfound | conflict | throttled | server | closed |
+        #                   protocol | malformed | error
         self.message = message
         self.status = status
         self._remedy = remedy
+        #: where it happened: ``connect`` (name, TCP), ``tls`` (handshake, or the session ended
+        #: before any HTTP answer), ``http`` (the request and its answer); None before any
+        #: connection (kubeconfig, exec plugin)
+        self.phase: str | None = _PHASES.get(kind)
         #: the command that failed (an exec plugin's display name: no env, secrets masked)
         self.command: str | None = None
 
@@ -63,7 +75,46 @@ _REMEDIES = {
     "deploy/rbac.yaml (kubectl apply -f deploy/rbac.yaml)",
     "throttled": "the API server is throttling requests: retry later",
     "server": "the API server failed the request: check its health (kubectl get --raw /readyz)",
+    "closed": "the API server's address accepted the connection and closed it without an "
+    "answer: check the server URL in the kubeconfig (http:// for an https:// server?) and any "
+    "proxy or load balancer in front of the API server",
+    "protocol": "something that does not speak HTTP answers at the API server address: check the "
+    "server URL and port in the kubeconfig",
+    "malformed": "the answer is not what the Kubernetes API sends: check the server URL in the "
+    "kubeconfig (kubectl config view --minify) and any proxy in between",
 }
+
+_PHASES = {
+    "dns": "connect",
+    "refused": "connect",
+    "tls": "tls",
+    "timeout": "http",
+    "unauthorized": "http",
+    "forbidden": "http",
+    "notfound": "http",
+    "conflict": "http",
+    "throttled": "http",
+    "server": "http",
+    "closed": "http",
+    "protocol": "http",
+    "malformed": "http",
+}
+
+
+class BodyTooSlow(Exception):
+    """An answer whose body kept coming past the time allowed to read it."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the answer did not end within {seconds:g}s")
+        self.seconds = seconds
+
+
+class BodyTooLarge(Exception):
+    """An answer longer than ``MAX_BODY``: the read stopped there."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {jsonshape.size_text(limit)}")
+        self.limit = limit
 
 
 @dataclass
@@ -237,14 +288,32 @@ class KubeClient:
 
     # -- raw calls --------------------------------------------------------------------------------
 
-    def get_raw(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
-        """GET ``path`` and return the parsed JSON. Raises KubeError."""
+    def get_raw(
+        self,
+        path: str,
+        query: list[tuple[str, Any]] | None = None,
+        shape: jsonshape.Shape | None = None,
+    ) -> Any:
+        """GET ``path`` and return the parsed JSON, checked against ``shape`` (by default the
+        shape the Kubernetes API gives that path: preflight.clients.kubeshapes). Raises
+        KubeError (``malformed`` for an answer that is not JSON, too big, or of another shape)."""
+        from preflight.clients.kubeshapes import shape_for
+
         api = self._client()
         self.calls.append(path)
         try:
-            return json.loads(self._get_bytes(api, path, query or []))
+            data = self._get_bytes(api, path, query or [])
         except Exception as exc:  # noqa: BLE001 - classified below
-            raise classify(exc, self.settings.timeout, path) from None
+            raise classify(exc, self.settings.timeout, path, tls=self._tls()) from None
+        endpoint = f"GET {path}"
+        try:
+            value = jsonshape.loads(data, endpoint, limit=MAX_BODY)
+            return jsonshape.check(value, shape or shape_for(path), endpoint)
+        except jsonshape.ShapeError as exc:
+            raise malformed(exc, path) from None
+
+    def _tls(self) -> bool:
+        return self.server.lower().startswith("https:")
 
     def _get_bytes(self, api: Any, path: str, query: list[tuple[str, Any]]) -> bytes:
         """One GET through the client's own auth, TLS and proxy handling; raw body back."""
@@ -278,7 +347,7 @@ class KubeClient:
                 auth_settings=["BearerToken"],
             )
             response = api.call_api(*request, _request_timeout=timeout)
-            response.read()
+            response.data = _read_capped(response.response, MAX_BODY, self._body_seconds())
             if not 200 <= response.status <= 299:
                 text = response.data.decode("utf-8", "replace") if response.data else None
                 ApiException.from_response(http_resp=response, body=text, data=None)  # raises
@@ -295,8 +364,16 @@ class KubeClient:
             _request_timeout=timeout,
         )
         raw = response[0] if isinstance(response, tuple) else response
-        old_body: bytes = raw.data
-        return old_body
+        return _read_capped(raw, MAX_BODY, self._body_seconds())
+
+    def _body_seconds(self) -> float:
+        """How long one answer's body may keep coming: a few timeouts (a page of nodes over a
+        slow VPN), never past the run's deadline."""
+        allowed = max(4 * self.settings.timeout, BODY_SECONDS)
+        remaining = self.settings.remaining
+        if remaining is not None:
+            allowed = min(allowed, max(remaining(), 0.5))
+        return allowed
 
     def _write(
         self,
@@ -311,7 +388,7 @@ class KubeClient:
         try:
             return self._call_bytes(api, method, path, query or [], body, accept)
         except Exception as exc:  # noqa: BLE001 - classified below
-            raise classify(exc, self.settings.timeout, path) from None
+            raise classify(exc, self.settings.timeout, path, tls=self._tls()) from None
 
     # -- writes and fresh reads (in-cluster runs) -------------------------------------------------
     #
@@ -323,7 +400,12 @@ class KubeClient:
         """POST ``body`` to the collection ``path``; the object as stored. Raises KubeError
         (``conflict`` when it already exists, ``forbidden`` for RBAC, quota and admission
         denials: the message says which)."""
-        created: dict[str, Any] = json.loads(self._write("POST", path, body=body))
+        endpoint = f"POST {path}"
+        try:
+            value = jsonshape.loads(self._write("POST", path, body=body), endpoint)
+            created: dict[str, Any] = jsonshape.check(value, jsonshape.Obj(), endpoint)
+        except jsonshape.ShapeError as exc:
+            raise malformed(exc, path) from None
         return created
 
     def delete(self, path: str, *, propagation: str = "Background") -> bool:
@@ -368,10 +450,11 @@ class KubeClient:
         data = self._write("GET", path, query, accept="text/plain, */*")
         return data.decode("utf-8", "replace")
 
-    def get_fresh(self, path: str) -> dict[str, Any] | None:
-        """One object read now (not from the per-run cache), or None when it does not exist."""
+    def get_fresh(self, path: str, shape: jsonshape.Shape | None = None) -> dict[str, Any] | None:
+        """One object read now (not from the per-run cache), or None when it does not exist;
+        checked against ``shape`` (by default the resource's own, kubeshapes)."""
         try:
-            value: dict[str, Any] = self.get_raw(path)
+            value: dict[str, Any] = self.get_raw(path, shape=shape)
         except KubeError as exc:
             if exc.kind == "notfound":
                 return None
@@ -385,9 +468,13 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         page_size: int = PAGE_SIZE,
+        shape: jsonshape.Shape | None = None,
     ) -> list[dict[str, Any]]:
-        """Every item of a collection read now (not from the per-run cache), page by page."""
-        return list(self._pages(path, label_selector, field_selector, page_size))
+        """Every item of a collection read now (not from the per-run cache), page by page;
+        each checked against ``shape`` (by default the resource's own, kubeshapes)."""
+        items = list(self._pages(path, label_selector, field_selector, page_size))
+        self._check_items(path, items, shape or _item_shape(path))
+        return items
 
     def list(
         self,
@@ -396,17 +483,40 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         page_size: int = PAGE_SIZE,
+        shape: jsonshape.Shape | None = None,
     ) -> list[dict[str, Any]]:
-        """Every item of a collection (``/api/v1/nodes``), page by page; cached per run."""
+        """Every item of a collection (``/api/v1/nodes``), page by page; cached per run.
+
+        Each item is checked against ``shape``: by default the fields of the resource that
+        checks read (kubeshapes); a reader that judges odd objects itself passes a looser one
+        (``kubeshapes.OBJECT``: a named object). KubeError ``malformed`` names the item."""
         key = ("list", path, label_selector, field_selector)
-        return self._cached(
+        items: list[dict[str, Any]] = self._cached(
             key, lambda: list(self._pages(path, label_selector, field_selector, page_size))
         )
+        item_shape = shape or _item_shape(path)
+        self._cached(
+            ("valid", key, id(item_shape)), lambda: self._check_items(path, items, item_shape)
+        )
+        return items
+
+    @staticmethod
+    def _check_items(path: str, items: Sequence[Any], shape: jsonshape.Shape) -> bool:
+        endpoint = f"GET {path}"
+        try:
+            for index, item in enumerate(items):
+                shape.validate(item, f"items[{index}]", endpoint)
+        except jsonshape.ShapeError as exc:
+            raise malformed(exc, path) from None
+        return True
 
     def _pages(
         self, path: str, label_selector: str | None, field_selector: str | None, page_size: int
     ) -> Iterator[dict[str, Any]]:
+        from preflight.clients.kubeshapes import envelope_for
+
         token: str | None = None
+        seen: set[str] = set()
         for _ in range(100_000):  # a bound: 50 million objects
             query: list[tuple[str, Any]] = [("limit", page_size)]
             if token:
@@ -415,21 +525,45 @@ class KubeClient:
                 query.append(("labelSelector", label_selector))
             if field_selector:
                 query.append(("fieldSelector", field_selector))
-            page = self.get_raw(path, query)
+            page = self.get_raw(path, query, envelope_for(path))  # a list of named objects
             yield from page.get("items") or []
             token = (page.get("metadata") or {}).get("continue")
             if not token:
                 return
+            if token in seen:  # the same page again: paging would never end
+                raise KubeError(
+                    "malformed",
+                    f"GET {path} answered a continue token it had already given: the list "
+                    "would never end",
+                    remedy=f"{_REMEDIES['malformed']}; `kubectl get --raw '{path}'` shows the "
+                    "answer",
+                )
+            seen.add(token)
 
-    def get(self, path: str) -> dict[str, Any] | None:
-        """One object, or None when it does not exist (404)."""
+    def get(self, path: str, shape: jsonshape.Shape | None = None) -> dict[str, Any] | None:
+        """One object, or None when it does not exist (404); cached per run, checked against
+        ``shape`` (by default the resource's own, kubeshapes; see ``list``)."""
+        from preflight.clients.kubeshapes import envelope_for, shape_for
+
         try:
-            value: dict[str, Any] = self._cached(("get", path), lambda: self.get_raw(path))
-            return value
+            value: dict[str, Any] = self._cached(
+                ("get", path), lambda: self.get_raw(path, shape=envelope_for(path))
+            )
         except KubeError as exc:
             if exc.kind == "notfound":
                 return None
             raise
+        wanted = shape or shape_for(path)
+
+        def check() -> bool:
+            try:
+                jsonshape.check(value, wanted, f"GET {path}")
+            except jsonshape.ShapeError as exc:
+                raise malformed(exc, path) from None
+            return True
+
+        self._cached(("valid", "get", path, id(wanted)), check)
+        return value
 
     def resources(self, group_version: str) -> dict[str, dict[str, Any]]:
         """Discovery: resource name -> APIResource for ``v1`` or ``apps/v1``; {} if not served."""
@@ -478,8 +612,93 @@ def path_for(
     return base
 
 
-def classify(exc: BaseException, timeout: float, path: str) -> KubeError:
-    """Turn what the client or urllib3 raised into a KubeError with a kind a user can act on."""
+def _item_shape(path: str) -> jsonshape.Shape:
+    from preflight.clients.kubeshapes import OBJECT, resolve
+
+    kind, shape = resolve(path)
+    return shape if kind == "list" else OBJECT
+
+
+def malformed(exc: jsonshape.ShapeError, path: str) -> KubeError:
+    """A KubeError for an answer of the wrong shape, naming the request and the place in it."""
+    return KubeError(
+        "malformed",
+        exc.message,
+        remedy=f"{_REMEDIES['malformed']}; `kubectl get --raw '{path}'` shows the answer",
+    )
+
+
+def _read_capped(raw: Any, limit: int, seconds: float) -> bytes:
+    """The body of a urllib3 response read without preloading, at most ``limit`` bytes within
+    ``seconds`` (the connection is dropped, not reused, past either). Raises BodyTooLarge,
+    BodyTooSlow, or what urllib3 raises for a body cut short."""
+    import time
+
+    ends = time.monotonic() + seconds
+    headers = getattr(raw, "headers", None) or {}
+    length = str(headers.get("Content-Length") or "")
+    if length.isdigit() and int(length) > limit:
+        _drop(raw)
+        raise BodyTooLarge(limit)
+    if not hasattr(raw, "stream"):  # already read (a preloaded response)
+        data: bytes = raw.data or b""
+        if len(data) > limit:
+            raise BodyTooLarge(limit)
+        return data
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in raw.stream(1 << 16):
+        total += len(chunk)
+        if total > limit:
+            _drop(raw)
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+        if time.monotonic() > ends:
+            _drop(raw)
+            raise BodyTooSlow(seconds)
+    raw.release_conn()
+    return b"".join(chunks)
+
+
+def _drop(raw: Any) -> None:
+    import contextlib
+
+    with contextlib.suppress(Exception):  # best effort: the connection is not reused
+        raw.close()
+
+
+# what http.client / ssl / urllib3 say when the peer closed before any HTTP answer
+_CLOSED = (
+    "remotedisconnected",
+    "remote end closed connection",
+    "connection reset",
+    "connectionreseterror",
+    "connection aborted",
+    "sslzeroreturnerror",
+    "ssleoferror",
+    "eof occurred in violation of protocol",
+    "unexpected eof",
+    "tlsv13 alert",
+    "sslv3 alert",
+)
+
+
+def classify(exc: BaseException, timeout: float, path: str, *, tls: bool = False) -> KubeError:
+    """Turn what the client or urllib3 raised into a KubeError with a kind a user can act on and
+    the phase it happened in (``tls``: the API server URL is https)."""
+    if isinstance(exc, BodyTooLarge):
+        return KubeError(
+            "malformed",
+            f"GET {path} answered more than {jsonshape.size_text(exc.limit)}: the read was "
+            "stopped there",
+            remedy=f"{_REMEDIES['malformed']}; `kubectl get --raw '{path}'` shows the answer",
+        )
+    if isinstance(exc, BodyTooSlow):
+        return KubeError(
+            "timeout",
+            f"the API server's answer to GET {path} kept coming for {exc.seconds:g}s: the read "
+            "was stopped there",
+        )
     status = getattr(exc, "status", None)
     if (isinstance(status, int) and status >= 400) or type(exc).__name__ == "ApiException":
         message = _status_message(exc) or getattr(exc, "reason", "") or str(exc)
@@ -493,7 +712,14 @@ def classify(exc: BaseException, timeout: float, path: str) -> KubeError:
         return KubeError(kind, f"{status} {message} ({path})", status)
     text = _innermost(exc)
     lowered = text.lower()
+    chain = _chain_text(exc).lower()
     if "timed out" in lowered or "timeout" in type(exc).__name__.lower() or "timeout" in lowered:
+        if "connecttimeout" in chain or ("connection to" in chain and "timed out" in chain):
+            error = KubeError(
+                "timeout", f"no connection to the API server within {timeout:g}s ({path})"
+            )
+            error.phase = "connect"
+            return error
         return KubeError("timeout", f"no answer from the API server within {timeout:g}s ({path})")
     if any(
         s in lowered
@@ -509,6 +735,31 @@ def classify(exc: BaseException, timeout: float, path: str) -> KubeError:
         return KubeError("dns", f"the API server's host name does not resolve ({text})")
     if "refused" in lowered:
         return KubeError("refused", f"connection refused by the API server ({text})")
+    if "badstatusline" in chain or "not http" in lowered or "invalid http" in chain:
+        return KubeError(
+            "protocol",
+            f"the API server address answered something that is not HTTP ({path})",
+        )
+    if any(s in chain for s in ("incompleteread", "invalidchunklength", "ended prematurely")):
+        return KubeError(
+            "closed", f"the API server's answer was cut short: the connection ended ({path})"
+        )
+    if any(s in chain for s in _CLOSED) and "certificate" not in lowered:
+        if tls:
+            # the TLS session ended (close_notify, FIN or RST: ssl cannot tell them apart)
+            # without a byte of HTTP: a TLS-level refusal, as when a TLS 1.3 server rejects a
+            # client certificate after the handshake, or a TLS-inspecting device drops the session
+            return KubeError(
+                "tls",
+                "the API server (or something in between) closed the TLS session before any "
+                f"HTTP answer ({path})",
+                remedy="the API server (or a device in between) ended the TLS session: check the "
+                "client certificate of the kubeconfig user (expired, or not signed by the "
+                "cluster's CA), the server URL, and any TLS-inspecting proxy or firewall",
+            )
+        return KubeError(
+            "closed", f"the API server closed the connection before answering ({path})"
+        )
     if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
         return KubeError("tls", f"TLS with the API server failed ({text})")
     return KubeError("error", f"{type(exc).__name__}: {text}")
@@ -523,6 +774,23 @@ def _status_message(exc: BaseException) -> str:
     except (TypeError, ValueError):
         return ""
     return str(data.get("message") or "") if isinstance(data, dict) else ""
+
+
+def _chain_text(exc: BaseException) -> str:
+    """Every exception on the way to the cause, type names and text (for classification)."""
+    parts: list[str] = []
+    seen: BaseException | None = exc
+    for _ in range(12):
+        if seen is None:
+            break
+        parts.append(f"{type(seen).__name__}: {seen!s} {seen.args!r}")
+        reason = getattr(seen, "reason", None)
+        nxt = reason if isinstance(reason, BaseException) else None
+        nxt = nxt or seen.__cause__ or seen.__context__
+        if nxt is seen:
+            break
+        seen = nxt
+    return " | ".join(parts)
 
 
 def _innermost(exc: BaseException) -> str:
