@@ -21,7 +21,9 @@ from preflight.api import (
     ArmError,
     Context,
     Finding,
+    ShapeError,
     Status,
+    jsonshape,
     parse_resource_id,
     pem_certificates,
     run_in_daemon_thread,
@@ -74,6 +76,93 @@ PARAMETERS = {
 }
 CLUSTER_PARAMS = ("subscription_id", "resource_group", "cluster_name")
 
+# -- the shapes of the cluster resource (what the checks read of it; preflight.jsonshape) ------
+
+_S, _I, _B = jsonshape.STR, jsonshape.INT, jsonshape.BOOL
+_POWER = jsonshape.Obj({"code": _S})
+AGENT_POOL = jsonshape.Obj(
+    {
+        "name": _S,
+        "vmSize": _S,
+        "count": _I,
+        "minCount": _I,
+        "maxCount": _I,
+        "enableAutoScaling": _B,
+        "powerState": _POWER,
+        "osType": _S,
+        "mode": _S,
+        "orchestratorVersion": _S,
+        "currentOrchestratorVersion": _S,
+        "gpuInstanceProfile": _S,
+        "nodeLabels": jsonshape.Obj(values=_S),
+        "nodeTaints": jsonshape.Arr(_S),
+    }
+)
+#: ``properties`` of a managedClusters resource (or the flattened ``az aks show`` document)
+AKS_PROPERTIES = jsonshape.Obj(
+    {
+        "provisioningState": _S,
+        "powerState": _POWER,
+        "kubernetesVersion": _S,
+        "currentKubernetesVersion": _S,
+        "fqdn": _S,
+        "privateFQDN": _S,
+        "azurePortalFQDN": _S,
+        "nodeResourceGroup": _S,
+        "disableLocalAccounts": _B,
+        "agentPoolProfiles": jsonshape.Arr(AGENT_POOL),
+        "servicePrincipalProfile": jsonshape.Obj({"clientId": _S}),
+        "apiServerAccessProfile": jsonshape.Obj(
+            {"authorizedIPRanges": jsonshape.Arr(_S), "enablePrivateCluster": _B}
+        ),
+        "podIdentityProfile": jsonshape.Obj({"enabled": _B}),
+        "httpProxyConfig": jsonshape.Obj(
+            {"httpProxy": _S, "httpsProxy": _S, "noProxy": jsonshape.Arr(_S), "trustedCa": _S}
+        ),
+        "networkProfile": jsonshape.Obj(
+            {
+                "networkPlugin": _S,
+                "networkPolicy": _S,
+                "outboundType": _S,
+                "podCidr": _S,
+                "serviceCidr": _S,
+                "loadBalancerSku": _S,
+            }
+        ),
+    }
+)
+#: ``properties`` of a connectedClusters (Arc) resource
+ARC_PROPERTIES = jsonshape.Obj(
+    {
+        "provisioningState": _S,
+        "connectivityStatus": _S,
+        "agentVersion": _S,
+        "distribution": _S,
+        "distributionVersion": _S,
+        "infrastructure": _S,
+        "kubernetesVersion": _S,
+        "totalNodeCount": _I,
+        "lastConnectivityTime": _S,
+    }
+)
+_RESOURCE = {
+    "id": _S,
+    "name": _S,
+    "type": _S,
+    "location": _S,
+    "resourceGroup": _S,
+    "identity": jsonshape.Obj(
+        {
+            "type": _S,
+            "principalId": _S,
+            "tenantId": _S,
+            "userAssignedIdentities": jsonshape.Obj(values=jsonshape.Obj()),
+        }
+    ),
+}
+AKS_RESOURCE = jsonshape.Obj({**_RESOURCE, "properties": AKS_PROPERTIES})
+ARC_RESOURCE = jsonshape.Obj({**_RESOURCE, "properties": ARC_PROPERTIES})
+
 
 # -- the offline aks_json file ---------------------------------------------------------------
 
@@ -103,6 +192,11 @@ def cluster_document(document: Any) -> dict[str, Any]:
     _expect(body, "servicePrincipalProfile", dict)
     _expect(body, "apiServerAccessProfile", dict)
     _expect(body, "disableLocalAccounts", bool)
+    try:  # the rest of what the checks read, as ARM would send it
+        jsonshape.check(document, jsonshape.Obj(_RESOURCE), "")
+        jsonshape.check(body, AKS_PROPERTIES, "")
+    except ShapeError as exc:
+        raise ValueError(exc.statement) from None
     access = body.get("apiServerAccessProfile") or {}
     ranges = access.get("authorizedIPRanges")
     if ranges is not None:
@@ -316,8 +410,9 @@ async def _read(ctx: Context) -> ClusterRead:
         f"/subscriptions/{quote(sub, safe='')}/resourceGroups/{quote(group, safe='')}"
         f"/providers/{provider}/{quote(name, safe='')}"
     )
+    shape = AKS_RESOURCE if kind == "aks" else ARC_RESOURCE
     try:
-        document = await ctx.arm.get(path, AKS_API if kind == "aks" else ARC_API)
+        document = await ctx.arm.get(path, AKS_API if kind == "aks" else ARC_API, shape)
     except ArmError as exc:
         return ClusterRead(None, cluster_problem(ctx, exc, kind, sub, group, name), notes)
     return ClusterRead(ClusterInfo(kind, "arm", document, sub, group, name), None, notes)
@@ -395,6 +490,7 @@ def arm_error_problem(
     cloud = ctx.profile.cloud
     details: dict[str, Any] = {
         "kind": exc.kind,
+        "phase": getattr(exc, "phase", None),
         "status": exc.status,
         "code": exc.code,
         "arm_message": exc.message,
@@ -445,6 +541,15 @@ def arm_error_problem(
             Status.ERROR,
             f"Azure Resource Manager failed reading {what}: {exc.message}",
             "run preflight again later; if it persists, check the Azure status page of your cloud",
+            details=details,
+        )
+    if exc.kind == "malformed":
+        return Problem(
+            Status.ERROR,
+            f"Azure Resource Manager ({endpoint}) gave an answer preflight cannot read for "
+            f"{what}: {exc.message}",
+            "check that the ARM endpoint of the profile is Azure Resource Manager itself (a proxy "
+            "or TLS-inspecting device that rewrites answers gives this), then run preflight again",
             details=details,
         )
     if exc.kind in ("timeout", "network", "tls"):

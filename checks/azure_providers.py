@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from preflight.api import ArmError, Check, Context, Finding, Status, parse_resource_id
+from preflight.api import ArmError, Check, Context, Finding, Status, jsonshape, parse_resource_id
 
 from .azure_common import PARAMETERS, PROVIDERS_API, VALIDATORS, arm_error_problem, arm_skip
 from .azure_ranges import read_json
 from .extension_config import cluster_type_of
+
+#: what is read of ``GET /subscriptions/S/providers/NS``
+PROVIDER_SHAPE = jsonshape.Obj({"namespace": jsonshape.STR, "registrationState": jsonshape.STR})
 
 DOCS_PROVIDERS = (
     "https://learn.microsoft.com/azure/azure-resource-manager/management/"
@@ -130,7 +133,7 @@ class AzureProviders(Check):
             f"az provider register --namespace {need.namespace} --subscription {need.subscription}"
         )
         try:
-            document = await ctx.arm.get(path, PROVIDERS_API)
+            document = await ctx.arm.get(path, PROVIDERS_API, PROVIDER_SHAPE)
         except ArmError as exc:
             problem = arm_error_problem(
                 ctx,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from preflight.api import ArmError, Context, Status, parse_resource_id
+from preflight.api import ArmError, Context, Status, jsonshape, parse_resource_id
 
 from .azure_common import (
     AKS_TYPE,
@@ -37,6 +37,38 @@ from .extension_config import cluster_type_of
 
 EXTENSIONS_API = "2023-05-01"  # Microsoft.KubernetesConfiguration/extensions, GA
 EXTENSIONS_PROVIDER = "Microsoft.KubernetesConfiguration/extensions"
+
+_S = jsonshape.STR
+#: what is read of one ``Microsoft.KubernetesConfiguration/extensions`` resource
+EXTENSION_SHAPE = jsonshape.Obj(
+    {
+        "id": _S,
+        "name": _S,
+        "type": _S,
+        "systemData": jsonshape.Obj({"createdAt": _S, "lastModifiedAt": _S}),
+        "properties": jsonshape.Obj(
+            {
+                "extensionType": _S,
+                "provisioningState": _S,
+                "version": _S,
+                "currentVersion": _S,
+                "autoUpgradeMinorVersion": jsonshape.BOOL,
+                "releaseTrain": _S,
+                "configurationSettings": jsonshape.Obj(values=jsonshape.SCALAR),
+                "scope": jsonshape.Obj(
+                    {
+                        "cluster": jsonshape.Obj({"releaseNamespace": _S}),
+                        "namespace": jsonshape.Obj(),
+                    }
+                ),
+                "errorInfo": jsonshape.Obj({"code": _S, "message": _S}),
+                "statuses": jsonshape.Arr(
+                    jsonshape.Obj({"code": _S, "displayStatus": _S, "level": _S, "message": _S})
+                ),
+            }
+        ),
+    }
+)
 
 #: provisioning states that are still on their way somewhere (the install, an update, a delete)
 IN_PROGRESS = ("pending", "creating", "updating", "accepted", "running", "deleting")
@@ -197,7 +229,7 @@ async def _read(ctx: Context) -> ExtensionsRead:
         )
     path = f"{cluster_id}/providers/{EXTENSIONS_PROVIDER}"
     try:
-        items = await ctx.arm.list(path, EXTENSIONS_API)
+        items = await ctx.arm.list(path, EXTENSIONS_API, item_shape=EXTENSION_SHAPE)
     except ArmError as exc:
         return ExtensionsRead(
             cluster_id=cluster_id, cluster_kind=kind, problem=_problem(ctx, exc, kind, cluster_id)
@@ -216,7 +248,7 @@ async def _read(ctx: Context) -> ExtensionsRead:
 
 async def reread(ctx: Context, extension: InstalledExtension) -> InstalledExtension:
     """The extension resource again (polling a Pending install); ArmError passes through."""
-    document = await ctx.arm.get(extension.resource_id, EXTENSIONS_API)
+    document = await ctx.arm.get(extension.resource_id, EXTENSIONS_API, EXTENSION_SHAPE)
     return InstalledExtension(document)
 
 

@@ -11,7 +11,6 @@ run's deadline allows, and never let the token reach a message.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import threading
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from preflight import jsonshape
 
 # Azure VMs (and AKS nodes, and pods on them) carry this DMI chassis asset tag: IMDS is only
 # asked when it is there, so a laptop never waits on 169.254.169.254.
@@ -43,13 +44,25 @@ def az_timeout(timeout: float) -> float:
 class ArmError(Exception):
     """An ARM call that failed, classified so a finding can say what to do."""
 
-    def __init__(self, kind: str, message: str, status: int | None = None, code: str = "") -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        status: int | None = None,
+        code: str = "",
+        *,
+        phase: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind  # auth | audience | forbidden | notfound | throttled | server |
-        #                   timeout | network | tls | error
+        #                   timeout | network | tls | malformed | error
         self.message = message
         self.status = status
         self.code = code  # ARM's error.code, e.g. AuthorizationFailed, ResourceNotFound
+        #: where it happened: ``connect`` (name, TCP), ``tls`` (handshake, or the session ended
+        #: before any HTTP answer), ``http`` (the request and its answer); None for a token
+        #: source or a setting that never reached the network
+        self.phase = phase if phase is not None else ("http" if status is not None else None)
 
 
 @dataclass
@@ -157,11 +170,15 @@ class ArmClient:
         if done.returncode != 0:
             first = done.stderr_line() or "no output"
             raise ArmError("auth", f"az account get-access-token failed: {first}")
+        said = "az account get-access-token"
         try:
-            value = json.loads(done.stdout)["accessToken"]
-        except (ValueError, KeyError, TypeError):
-            raise ArmError("error", "az account get-access-token printed no accessToken") from None
-        return Token(str(value), "azure-cli", az, cli_cloud=self._cli_cloud(az))
+            document = jsonshape.loads(done.stdout, said, limit=1 << 20)
+            value = jsonshape.field(document, "accessToken", str, said)
+        except jsonshape.ShapeError:
+            value = None
+        if not value or not value.strip():
+            raise ArmError("error", f"{said} printed no accessToken")
+        return Token(value.strip(), "azure-cli", az, cli_cloud=self._cli_cloud(az))
 
     def _az(self, argv: list[str]) -> Any:
         """One ``az`` command in its own process group (killed with its children on timeout,
@@ -193,26 +210,30 @@ class ArmClient:
 
         url = f"{self.imds}/metadata/identity/oauth2/token"
         params = {"api-version": "2018-02-01", "resource": self.audience}
+        timeout = min(self.timeout, 5.0)
+        where = f"managed-identity endpoint {self.imds}"
         try:
-            with httpx.Client(
-                verify=self.verify, trust_env=False, timeout=min(self.timeout, 5.0)
-            ) as client:
-                response = client.get(url, params=params, headers={"Metadata": "true"})
+            with (
+                httpx.Client(verify=self.verify, trust_env=False, timeout=timeout) as client,
+                client.stream("GET", url, params=params, headers={"Metadata": "true"}) as reply,
+            ):
+                status = reply.status_code
+                body = _read_sync(reply, IMDS_MAX_BODY, max(4 * timeout, BODY_SECONDS / 3))
         except httpx.HTTPError as exc:
-            raise ArmError(
-                "network", f"managed-identity endpoint {self.imds}: {type(exc).__name__}"
-            ) from None
-        if response.status_code != 200:
-            raise ArmError(
-                "auth",
-                f"managed-identity endpoint answered {response.status_code}: "
-                f"{_error_text(response)}",
-            )
+            raise transport_error(exc, where, self.imds, timeout) from None
+        except _BodyProblem as exc:
+            raise ArmError(exc.kind, f"{where}: {exc}", phase="http") from None
+        if status != 200:
+            raise ArmError("auth", f"{where} answered {status}: {_error_text(body)}", status)
+        endpoint = f"the {where} (GET {urlsplit(url).path})"
         try:
-            value = response.json()["access_token"]
-        except (ValueError, KeyError, TypeError):
-            raise ArmError("error", "managed-identity endpoint returned no access_token") from None
-        return Token(str(value), "managed-identity", self.imds)
+            document = jsonshape.loads(body, endpoint, limit=IMDS_MAX_BODY)
+            value = jsonshape.field(document, "access_token", str, endpoint)
+        except jsonshape.ShapeError as exc:
+            raise ArmError("malformed", exc.message, status) from None
+        if not value or not value.strip():
+            raise ArmError("malformed", f"{where} returned no access_token", status)
+        return Token(value.strip(), "managed-identity", self.imds)
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -275,17 +296,35 @@ class ArmClient:
             message = f"{said} ({shown}, to {self.endpoint}: {text}); {todo}"
         return ArmError("network", message)
 
-    async def get(self, path: str, api_version: str) -> dict[str, Any]:
-        """GET ``{endpoint}{path}?api-version=...``; 429 retried after Retry-After; ArmError."""
-        return await self._get(f"{self.endpoint}{path}", {"api-version": api_version}, path)
+    async def get(
+        self, path: str, api_version: str, shape: jsonshape.Shape | None = None
+    ) -> dict[str, Any]:
+        """GET ``{endpoint}{path}?api-version=...``: a JSON object (checked against ``shape``
+        when given); 429 retried after Retry-After; ArmError (``malformed`` for an answer that
+        is not JSON, too big, or of another shape)."""
+        document = await self._get(f"{self.endpoint}{path}", {"api-version": api_version}, path)
+        if shape is not None:
+            _checked(document, shape, f"GET {path}")
+        return document
 
-    async def list(self, path: str, api_version: str, *, max_pages: int = 50) -> list[Any]:
+    async def list(
+        self,
+        path: str,
+        api_version: str,
+        *,
+        max_pages: int = 50,
+        item_shape: jsonshape.Shape | None = None,
+    ) -> list[Any]:
         """Every item of an ARM collection: ``value`` of each page, following ``nextLink``.
 
         A ``nextLink`` is followed only to this client's own endpoint (scheme, host and port):
         the bearer token never goes anywhere else. ``max_pages`` bounds a server that links on
-        forever."""
-        page = await self.get(path, api_version)
+        forever. Each page must be ``{"value": [objects], "nextLink": "..."}`` with items of
+        ``item_shape`` when given (ArmError ``malformed`` otherwise)."""
+        page_shape = jsonshape.Obj(
+            {"value": jsonshape.Arr(item_shape or jsonshape.Obj()), "nextLink": jsonshape.STR}
+        )
+        page = await self.get(path, api_version, page_shape)
         items = list(page.get("value") or [])
         origin = urlsplit(self.endpoint)
         for _ in range(max_pages - 1):
@@ -297,7 +336,9 @@ class ArmClient:
                 raise ArmError(
                     "error", f"ARM nextLink points away from {self.endpoint}: not followed"
                 )
-            page = await self._get(link, None, path)
+            page = _checked(
+                await self._get(link, None, path), page_shape, f"GET {path} (next page)"
+            )
             items += list(page.get("value") or [])
         raise ArmError("error", f"ARM listed more than {max_pages} pages ({path}): stopped")
 
@@ -309,30 +350,18 @@ class ArmClient:
             raise ArmError("auth", "no Azure token: " + SOURCES_HELP)
         for attempt in range(6):
             try:
-                response = await self._interruptible(
-                    self._client().get(
-                        url,
-                        params=params,
-                        headers={"Authorization": f"Bearer {token.value}"},
-                    ),
+                response, body = await self._interruptible(
+                    self._fetch(url, params, token.value),
                     f"Azure Resource Manager answered GET {path}",
                 )
-            except httpx.TimeoutException:
-                raise ArmError(
-                    "timeout", f"ARM did not answer within {self.timeout:g}s ({path})"
-                ) from None
             except httpx.ProxyError as exc:
                 raise self._proxy_failure(exc) from None
-            except httpx.ConnectError as exc:
-                text = str(exc)
-                kind = (
-                    "tls" if "CERTIFICATE" in text.upper() or "SSL" in text.upper() else "network"
-                )
-                raise ArmError(kind, f"cannot reach {self.endpoint}: {text[:200]}") from None
             except httpx.HTTPError as exc:
-                raise ArmError(
-                    "network", f"{type(exc).__name__} talking to {self.endpoint}: {str(exc)[:200]}"
+                raise transport_error(
+                    exc, "Azure Resource Manager", self.endpoint, self.timeout, path=path
                 ) from None
+            except _BodyProblem as exc:
+                raise ArmError(exc.kind, f"GET {path}: {exc}", phase="http") from None
             if response.status_code == 429 and attempt < 5:
                 wait = _retry_after(response.headers.get("Retry-After"))
                 if wait + 0.5 < self.remaining():
@@ -342,8 +371,23 @@ class ArmClient:
                         f"Retry-After {wait:g}s)",
                     )
                     continue
-            return _json_or_raise(response, path, self.audience)
+            return _json_or_raise(response.status_code, response.headers, body, path, self.audience)
         raise ArmError("throttled", f"ARM kept answering 429 ({path})", 429)
+
+    async def _fetch(self, url: str, params: dict[str, str] | None, token: str) -> Any:
+        """One GET, its body read as it streams in: at most ``MAX_BODY`` bytes, and for no
+        longer than a few timeouts (an answer that never ends is bounded too)."""
+        client = self._client()
+        request = client.build_request(
+            "GET", url, params=params, headers={"Authorization": f"Bearer {token}"}
+        )
+        response = await client.send(request, stream=True)
+        try:
+            seconds = min(max(4 * self.timeout, BODY_SECONDS), max(self.remaining(), 0.5))
+            body = await _read_async(response, MAX_BODY, seconds)
+        finally:
+            await response.aclose()
+        return response, body
 
     async def _interruptible(self, work: Any, what: str) -> Any:
         if self.unless_interrupted is None:
@@ -354,6 +398,141 @@ class ArmClient:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
+
+
+#: the largest ARM answer read (a page of a collection is well under 1 MiB)
+MAX_BODY = 16 * 1024 * 1024
+#: the largest managed-identity token answer read
+IMDS_MAX_BODY = 1024 * 1024
+#: at least this long may one answer's body keep coming (else four timeouts)
+BODY_SECONDS = 30.0
+
+
+def _checked(document: Any, shape: jsonshape.Shape, endpoint: str) -> Any:
+    try:
+        return jsonshape.check(document, shape, endpoint)
+    except jsonshape.ShapeError as exc:
+        raise ArmError("malformed", exc.message, 200) from None
+
+
+class _BodyProblem(Exception):
+    """A body that did not come as it should: too big, or still coming past its time."""
+
+    def __init__(self, kind: str, text: str) -> None:
+        super().__init__(text)
+        self.kind = kind
+
+
+def _too_big(headers: Any, limit: int) -> None:
+    length = str(headers.get("Content-Length", ""))
+    if length.isdigit() and int(length) > limit:
+        raise _BodyProblem("malformed", f"the answer is over {jsonshape.size_text(limit)}")
+
+
+async def _read_async(response: Any, limit: int, seconds: float) -> bytes:
+    """A streamed httpx response's body: at most ``limit`` bytes within ``seconds``."""
+    import time
+
+    _too_big(response.headers, limit)
+    ends = time.monotonic() + seconds
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.aiter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise _BodyProblem("malformed", f"the answer is over {jsonshape.size_text(limit)}")
+        chunks.append(chunk)
+        if time.monotonic() > ends:
+            raise _BodyProblem("timeout", f"the answer kept coming for {seconds:g}s")
+    return b"".join(chunks)
+
+
+def _read_sync(response: Any, limit: int, seconds: float) -> bytes:
+    """As ``_read_async``, for a blocking httpx response."""
+    import time
+
+    _too_big(response.headers, limit)
+    ends = time.monotonic() + seconds
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise _BodyProblem("malformed", f"the answer is over {jsonshape.size_text(limit)}")
+        chunks.append(chunk)
+        if time.monotonic() > ends:
+            raise _BodyProblem("timeout", f"the answer kept coming for {seconds:g}s")
+    return b"".join(chunks)
+
+
+def transport_error(
+    exc: Exception, what: str, url: str, timeout: float, *, path: str = ""
+) -> ArmError:
+    """An httpx transport error as an ArmError with the phase it happened in: ``connect``
+    (name, TCP), ``tls`` (the handshake, or a TLS session the peer ended before any HTTP
+    answer, however it chose to close), ``http`` (no answer in time, a closed or broken
+    answer)."""
+    import httpx
+
+    tls = url.lower().startswith("https:")
+    where = what if url in what else f"{what} ({url})"
+    suffix = f" ({path})" if path else ""
+    text = _cause_text(exc)
+    lowered = text.lower()
+    if isinstance(exc, httpx.ConnectTimeout):
+        return ArmError(
+            "timeout", f"no connection to {where} within {timeout:g}s{suffix}", phase="connect"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return ArmError(
+            "timeout", f"{where} did not answer within {timeout:g}s{suffix}", phase="http"
+        )
+    if isinstance(exc, httpx.ConnectError):
+        if any(s in lowered for s in ("certificate", "ssl", "tls", "handshake", "wrong version")):
+            return ArmError("tls", f"TLS with {where} failed: {text[:200]}", phase="tls")
+        if any(
+            s in lowered for s in ("name or service", "name resolution", "nodename", "no address")
+        ):
+            return ArmError(
+                "network", f"the name of {where} does not resolve ({text[:200]})", phase="connect"
+            )
+        if any(s in lowered for s in ("refused", "connect call failed", "errno 111")):
+            return ArmError("network", f"{where} refused the connection", phase="connect")
+        return ArmError("network", f"cannot reach {where}: {text[:200]}", phase="connect")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        closed = not text.strip() or any(
+            s in lowered for s in ("without sending", "disconnected", "reset", "eof", "closed")
+        )
+        if closed and tls:
+            # close_notify, FIN or RST right after the handshake: ssl cannot tell them apart,
+            # and a TLS 1.3 server (or an inspecting device) refuses a session this way
+            return ArmError(
+                "tls", f"{where} closed the TLS session before any HTTP answer{suffix}", phase="tls"
+            )
+        if closed:
+            return ArmError(
+                "network", f"{where} closed the connection before answering{suffix}", phase="http"
+            )
+        return ArmError(
+            "network", f"{where} answered something that is not HTTP{suffix}", phase="http"
+        )
+    return ArmError(
+        "network", f"talking to {where} failed: {text[:200] or 'no detail'}{suffix}", phase="http"
+    )
+
+
+def _cause_text(exc: BaseException) -> str:
+    """The message of ``exc`` and of what caused it, for classification."""
+    parts: list[str] = []
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        text = str(seen)
+        if text and text not in parts:
+            parts.append(text)
+        seen = seen.__cause__ or seen.__context__
+    return "; ".join(parts)
 
 
 def _host_port(url: str) -> tuple[str, int, bool]:
@@ -394,11 +573,11 @@ def _retry_after(value: str | None) -> float:
         return 1.0
 
 
-def _error_text(response: Any) -> str:
+def _error_text(data: bytes) -> str:
     try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
+        body = jsonshape.loads(data, "", limit=MAX_BODY)
+    except jsonshape.ShapeError:
+        return " ".join(data[:200].decode("utf-8", "replace").split())
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         return f"{error.get('code', '')}: {error.get('message', '')}"[:300]
@@ -407,22 +586,32 @@ def _error_text(response: Any) -> str:
     return str(body)[:200]
 
 
-def _json_or_raise(response: Any, path: str, audience: str) -> dict[str, Any]:
-    status = response.status_code
+def _json_or_raise(
+    status: int, headers: Any, body: bytes, path: str, audience: str
+) -> dict[str, Any]:
     if 200 <= status < 300:
+        endpoint = f"GET {path}"
         try:
-            data = response.json()
-        except ValueError:
-            raise ArmError("error", f"ARM returned no JSON ({path})", status) from None
-        return data if isinstance(data, dict) else {"value": data}
-    code = ""
+            data = jsonshape.loads(body, endpoint, limit=MAX_BODY)
+        except jsonshape.ShapeError as exc:
+            raise ArmError("malformed", exc.message, status) from None
+        document: dict[str, Any] = _checked(data, jsonshape.Obj(), endpoint)
+        return document
+    code, message = "", ""
     try:
-        error = response.json().get("error") or {}
-        code = str(error.get("code", ""))
-        message = str(error.get("message", ""))
-    except (ValueError, AttributeError):
-        message = response.text[:200]
-    header = response.headers.get("WWW-Authenticate", "")
+        parsed = jsonshape.loads(body, "", limit=MAX_BODY)
+    except jsonshape.ShapeError:
+        parsed = None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict):
+        code = str(error.get("code") or "")[:100]
+        message = str(error.get("message") or "")[:500]
+    elif isinstance(parsed, dict):
+        other = error or parsed.get("message") or parsed.get("Message") or ""
+        message = " ".join(str(other).split())[:500]
+    else:
+        message = " ".join(body[:200].decode("utf-8", "replace").split())
+    header = headers.get("WWW-Authenticate", "")
     if status == 401:
         wrong_audience = "audience" in (message + code + header).lower()
         kind = "audience" if wrong_audience else "auth"
