@@ -26,7 +26,6 @@ renderers the numbers for a side-by-side table and chart.
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,11 +37,13 @@ from preflight.api import (
     Finding,
     KubeError,
     Outcome,
+    ShapeError,
     Status,
     Summary,
     deployment_manifest,
     explain,
     job_manifest,
+    jsonshape,
     preflight_command,
     run_namespace,
     service_manifest,
@@ -50,6 +51,7 @@ from preflight.api import (
 )
 
 from .smoke_compare import (
+    LOAD_RESULT,
     MAX_ERROR_RATE,
     MIN_ACHIEVED_SHARE,
     delta,
@@ -356,7 +358,16 @@ class SmokeInference(Check):
                 exc.remediation(),
                 **details,
             )
-        result = parse_load_log(log)
+        try:
+            result = parse_load_log(log)
+        except ShapeError as exc:
+            return Finding.errored(
+                url,
+                f"the load Job finished but its result cannot be read: {exc.statement}",
+                "the image may not be this version of preflight: --set probe_image must name "
+                "the image built from this release",
+                **details,
+            )
         if result is None:
             tail = " | ".join(line for line in log.splitlines()[-5:] if line.strip())
             return Finding.errored(
@@ -478,17 +489,19 @@ class SmokeInference(Check):
 
 # -- results ------------------------------------------------------------------------------------
 def parse_load_log(log: str) -> dict[str, Any] | None:
-    """The ``preflight load --json`` object in a pod log (the last line that is one)."""
+    """The ``preflight load --json`` object in a pod log (the last line that is one); None when
+    there is none; ShapeError when that line has fields of the wrong type."""
     for line in reversed(log.splitlines()):
         text = line.strip()
         if not text.startswith("{"):
             continue
         try:
-            data = json.loads(text)
-        except ValueError:
+            data = jsonshape.loads(text, "")
+        except ShapeError:
             continue
-        if isinstance(data, dict) and isinstance(data.get("latency_ms"), dict):
-            return data
+        if isinstance(data, dict) and "latency_ms" in data:
+            checked: dict[str, Any] = jsonshape.check(data, LOAD_RESULT, "the load Job's log")
+            return checked
     return None
 
 

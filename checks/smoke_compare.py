@@ -26,6 +26,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from preflight.api import jsonshape
+
 PERCENTILES = ("p50", "p90", "p95", "p99", "p999", "max")
 PERCENTILE_LABELS = {"p999": "p99.9"}
 #: a p95 change smaller than this is run-to-run noise, whatever its percentage
@@ -108,11 +110,47 @@ def pct_label(name: str) -> str:
     return PERCENTILE_LABELS.get(name, name)
 
 
+_NUM, _INT = jsonshape.NUM, jsonshape.INT
+#: what is read of ``preflight load --json`` (the load Job's last log line, or run_load's dict)
+LOAD_RESULT = jsonshape.Obj(
+    {
+        "requests": _INT,
+        "errors": _INT,
+        "error_rate": _NUM,
+        "target_rps": _NUM,
+        "achieved_rps": _NUM,
+        "latency_ms": jsonshape.Obj(values=_NUM),
+        "histogram": jsonshape.Obj(
+            {"bucket_upper_ms": jsonshape.Arr(_NUM), "counts": jsonshape.Arr(_INT)}
+        ),
+        "status_codes": jsonshape.Obj(values=_INT),
+        "errors_by_kind": jsonshape.Obj(values=_INT),
+        "error_examples": jsonshape.Obj(values=jsonshape.STR),
+        "send_lag_ms": jsonshape.Obj(values=_NUM),
+        "connections": jsonshape.Obj(values=_INT),
+        "rate": _NUM,
+        "duration_s": _NUM,
+        "warmup_s": _NUM,
+        "timeout_s": _NUM,
+        "elapsed_s": _NUM,
+        "payload_bytes": _INT,
+        "method": jsonshape.STR,
+        "url": jsonshape.STR,
+        "partial": jsonshape.BOOL,
+        "measured_s": _NUM,
+    },
+    required=("latency_ms",),
+)
+
+
 def number(value: Any) -> float | None:
     """A finite float or None (reports may hold null for a latency never measured)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer no float holds
+        return None
     return value if math.isfinite(value) else None
 
 

@@ -709,11 +709,17 @@ class _Runner:
                 self.pool.discard(conn)
                 if reused and not exc.partial and attempt == 0:
                     continue  # the server closed an idle keep-alive connection: retry once
+                if not reused and not exc.partial and self.pool.tls is not None:
+                    raise _Failure("tls", _TLS_CLOSED) from None
                 raise _Failure("closed", "connection closed before the response ended") from None
             except (ConnectionError, OSError) as exc:
                 self.pool.discard(conn)
                 if reused and attempt == 0:
                     continue
+                if not reused and self.pool.tls is not None:
+                    # close_notify, FIN or RST right after the handshake (ssl cannot tell them
+                    # apart): the TLS session was refused, as net.py's egress probe says too
+                    raise _Failure("tls", f"{_TLS_CLOSED} ({exc.strerror or exc})") from None
                 raise _Failure("closed", f"connection lost: {exc.strerror or exc}") from None
             except BaseException:  # timeout, cancel, protocol error: the stream is unusable
                 self.pool.discard(conn)
@@ -725,6 +731,9 @@ class _Runner:
                 self.pool.discard(conn)
             return status
         raise _Failure("closed", "connection closed before the response ended")
+
+
+_TLS_CLOSED = "the TLS session was closed right after the handshake, before any HTTP answer"
 
 
 def _schedule(

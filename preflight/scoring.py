@@ -84,8 +84,10 @@ def parse_request(body: bytes) -> list[list[float]]:
     """Validate a ``{"data": [[...], ...]}`` body; raise ``BadInput`` saying what is wrong."""
     try:
         doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: a 5,000-digit number too
         raise BadInput(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadInput("body is not valid JSON: nested too deeply") from None
     if not isinstance(doc, dict) or "data" not in doc:
         raise BadInput('expected an object {"data": [[...], ...]}')
     data = doc["data"]
@@ -103,10 +105,14 @@ def parse_request(body: bytes) -> list[list[float]]:
         for j, value in enumerate(row):
             # bool is an int in Python but not a number in JSON's sense
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise BadInput(f"row {i}, feature {j}: {value!r} is not a number")
-            number = float(value)
+                shown = json.dumps(value)[:40]
+                raise BadInput(f"row {i}, feature {j}: {shown} is not a number")
+            try:
+                number = float(value)
+            except OverflowError:  # an integer beyond any float
+                number = math.inf
             if not math.isfinite(number):
-                raise BadInput(f"row {i}, feature {j}: {value!r} is not finite")
+                raise BadInput(f"row {i}, feature {j}: {str(number)} is not finite")
             values.append(number)
         rows.append(values)
     return rows
