@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from preflight import jsonshape
 from preflight.errors import UsageError
 
 
@@ -85,15 +86,19 @@ def find_target(explicit: str | None, context: str | None) -> KubeTarget | None:
             mark = getattr(exc, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark else str(path)
             raise UsageError(f"kubeconfig {where}: not valid YAML") from None
+        except RecursionError:
+            raise UsageError(f"kubeconfig {path}: not a kubeconfig (nested too deeply)") from None
         if data is None:
             continue
         if not isinstance(data, dict):
             raise UsageError(f"kubeconfig {path}: not a kubeconfig (expected a YAML mapping)")
+        try:  # what is read below, as kubectl would insist on it
+            jsonshape.check(data, _SHAPE, "")
+        except jsonshape.ShapeError as exc:
+            raise UsageError(f"kubeconfig {path}: {exc.statement}") from None
         current = current or data.get("current-context")
         for key in ("contexts", "clusters"):
-            entries = data.get(key) or []
-            if isinstance(entries, list):
-                merged[key].extend(e for e in entries if isinstance(e, dict))
+            merged[key].extend(data.get(key) or [])
     name = context or current
     contexts = {c.get("name"): c.get("context") or {} for c in merged["contexts"]}
     if not name:
@@ -109,6 +114,26 @@ def find_target(explicit: str | None, context: str | None) -> KubeTarget | None:
     cluster = cluster if isinstance(cluster, dict) else {}
     server = str(cluster.get("server") or "")
     return KubeTarget(str(existing[0]), str(name), server, _ca_pem(cluster, existing[0]))
+
+
+def _kubeconfig_shape() -> jsonshape.Obj:
+    text = jsonshape.STR
+    named = {"name": text}
+    return jsonshape.Obj(
+        {
+            "current-context": text,
+            "contexts": jsonshape.Arr(
+                jsonshape.Obj({**named, "context": jsonshape.Obj({"cluster": text, "user": text})})
+            ),
+            "clusters": jsonshape.Arr(
+                jsonshape.Obj({**named, "cluster": jsonshape.Obj({"server": text})})
+            ),
+            "users": jsonshape.Arr(jsonshape.Obj(named)),
+        }
+    )
+
+
+_SHAPE = _kubeconfig_shape()
 
 
 def _ca_pem(cluster: dict[str, Any], kubeconfig: Path) -> str | None:

@@ -137,6 +137,7 @@ def _check_size(root: Any, label: str) -> None:
 
     sizes: dict[int, int] = {}
     depths: dict[int, int] = {}
+    visiting: set[int] = set()  # the nodes on the current path: one met again is a cycle
     # iterative post-order walk: no recursion limit, each distinct node visited once
     stack: list[tuple[Any, bool]] = [(root, False)]
     while stack:
@@ -150,9 +151,14 @@ def _check_size(root: Any, label: str) -> None:
         elif isinstance(node, yaml.MappingNode):
             children = [n for pair in node.value for n in pair]
         if not done:
+            if key in visiting:  # an alias inside its own anchor: it would expand forever
+                line = node.start_mark.line + 1
+                raise YamlError(f"{label}:{line}: an alias refers to its own anchor (a cycle)")
+            visiting.add(key)
             stack.append((node, True))
             stack.extend((c, False) for c in children if id(c) not in sizes)
             continue
+        visiting.discard(key)
         sizes[key] = 1 + sum(sizes.get(id(c), 1) for c in children)
         depths[key] = 1 + max((depths.get(id(c), 1) for c in children), default=0)
         if depths[key] > MAX_DEPTH:

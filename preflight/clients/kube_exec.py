@@ -95,14 +95,15 @@ def exec_plan(kubeconfig: str | None, context: str | None) -> ExecPlan | None:
             continue
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
             return None
         if not isinstance(data, dict):
             continue
         if current is None and isinstance(data.get("current-context"), str):
             current = data["current-context"] or None
         for key, entries in merged.items():  # the first file naming an entry wins, as kubectl
-            for entry in data.get(key) or []:
+            listed = data.get(key)
+            for entry in listed if isinstance(listed, list) else []:
                 if isinstance(entry, dict) and isinstance(entry.get("name"), str):
                     entries.setdefault(entry["name"], (entry, path))
     name = context or current
@@ -173,7 +174,7 @@ def exec_info(plan: ExecPlan) -> dict[str, Any]:
         cluster = plan.cluster
         info: dict[str, Any] = {"server": cluster.get("server", "")}
         ca_data = cluster.get("certificate-authority-data")
-        if not ca_data and cluster.get("certificate-authority"):
+        if not ca_data and isinstance(cluster.get("certificate-authority"), str):
             try:
                 raw = Path(cluster["certificate-authority"]).expanduser().read_bytes()
                 ca_data = base64.b64encode(raw).decode("ascii")
