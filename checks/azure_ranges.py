@@ -341,6 +341,10 @@ def read_json(path: str) -> Any:
         raise ValueError(_json_error(exc)) from None
     except UnicodeDecodeError:
         raise ValueError("not a text (UTF-8) JSON file") from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deeply)") from None
+    except ValueError:  # a number of thousands of digits
+        raise ValueError("not valid JSON (a number too long to read)") from None
 
 
 def load_service_tags(path: str) -> ServiceTags:

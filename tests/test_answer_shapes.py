@@ -555,3 +555,18 @@ def test_kubeconfigs_of_the_wrong_shape_are_one_line(tmp_path: Path, text: str, 
     assert result.code == 2, result.stdout
     expected = f"preflight: error: kubeconfig {kubeconfig}: {said}"
     assert result.stderr.strip() == expected, result.stderr
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000, b"1" * 5000, b"\xff\xfe"])
+def test_aks_json_and_service_tags_files_that_are_no_json_are_one_line(
+    tmp_path: Path, body: bytes
+) -> None:
+    from preflight.checks.azure_common import validate_aks_json
+    from preflight.checks.azure_ranges import validate_service_tags
+
+    path = tmp_path / "file.json"
+    path.write_bytes(body)
+    for validate in (validate_aks_json, validate_service_tags):
+        with pytest.raises(ValueError) as caught:
+            validate(str(path))
+        assert "\n" not in str(caught.value) and str(caught.value).startswith("not ")
