@@ -282,14 +282,6 @@ def judge(r: ProbeResult, service: Service, host: Host, scheme: str) -> Verdict:
             PROXY_DOCS,
             evidence,
         )
-    if r.mode == "forward" and status >= 400 and made_by_proxy:
-        return Verdict(
-            "closed",
-            f"the proxy{via} refused {host.fqdn} (HTTP {status}; {', '.join(made_by_proxy)})",
-            f"allow {host.rule}:{host.port} in the proxy's policy",
-            PROXY_DOCS,
-            {**evidence, "closed_by": "proxy"},
-        )
     total = round(sum(r.timings_ms.values()), 1)
     note = service.open_note or "the host answered"
     if service.rbac_refusal(answer):

@@ -20,7 +20,7 @@ AZURE_ISSUER = "Microsoft Azure RSA TLS Issuing CA 04"
 
 
 def host(name: str = "myacr.azurecr.io", *, port: int = 443, required: bool = True) -> Host:
-    return Host(HostSpec(template=name, port=port, rule=None), name, (), required)
+    return Host(HostSpec(template=name, port=port, rule=None, tls=port != 80), name, (), required)
 
 
 def answer(
@@ -365,3 +365,88 @@ def test_407_advice_fits_what_was_sent() -> None:
     r.proxy = "http://proxy:3128"
     message, without = egress._explain(r, host(), "HTTPS", proxied=True)
     assert "wants credentials" in message and "give them in the proxy URL" in without
+
+
+def test_the_messages_say_who_answered_and_what_proved_it() -> None:
+    direct = result(answer(200, REGISTRY), trust="system", issuer="Contoso Mirror CA")
+    text = judge(direct, SERVICES["mcr"], host("mcr.microsoft.com"), "HTTPS")
+    assert text.outcome == "open"
+    blocked = result(
+        answer(502, {"content-type": "text/html"}, b"<html>x</html>"),
+        trust="system",
+        issuer="Contoso Mirror CA",
+    )
+    verdict = judge(blocked, SERVICES["mcr"], host("mcr.microsoft.com"), "HTTPS")
+    assert "the device holding CA 'Contoso Mirror CA'" in verdict.message
+    plain = result(
+        answer(200, {"content-type": "text/plain"}, b"ok"),
+        trust=None,
+        mode="forward",
+        proxy="http://squid:3128",
+    )
+    forwarded = judge(plain, SERVICES["generic"], host("archive.ubuntu.com", port=80), "HTTP")
+    assert forwarded.outcome == "open"
+    assert "plain HTTP handed to the proxy; no proxy error marks" in forwarded.details["evidence"]
+    assert "via proxy http://squid:3128" in forwarded.message
+    straight = judge(
+        result(answer(200), trust=None), SERVICES["generic"], host("a.test", port=80), "HTTP"
+    )
+    assert "plain HTTP straight from the host" in straight.details["evidence"]
+    assert " via proxy" not in straight.message
+    r = result(None, trust=None)
+    r.phase, r.kind, r.error, r.mode = "proxy", "garbage", "x", "socks"
+    assert "did not speak SOCKS" in egress._explain(r, host(), "HTTPS", proxied=True)[0]
+    r.phase, r.kind, r.mode = "http", "timeout", "direct"
+    assert "accepted TLS" in egress._explain(r, host(), "HTTPS", proxied=False)[0]
+    assert (
+        "accepted the connection"
+        in egress._explain(r, host("a.test", port=80), "HTTP", proxied=False)[0]
+    )
+
+
+def test_a_finding_carries_the_hosts_docs_unless_the_verdict_names_its_own(tmp_path: Any) -> None:
+    """In-process through the real check: a stalled body (the verdict names no docs) keeps the
+    host's docs link; a closed path by a service's firewall gets that service's docs."""
+    import asyncio
+
+    import trustme
+    from preflight.checks.egress import EgressHttps
+    from support import DnsServer, TlsHttpServer, azure_services, write_ca_bundle
+    from support.misbehave import MisbehavingServer
+
+    from preflight.context import Context, RunOptions
+    from preflight.profile import Profile
+
+    ca = trustme.CA()
+    bundle = write_ca_bundle(ca, tmp_path / "ca.pem")
+    with (
+        MisbehavingServer(
+            "stalled_chunked", tls=True, hostnames=["files.contoso.test"], ca=ca
+        ) as stall,
+        TlsHttpServer(
+            hostnames=["myacr.azurecr.io"],
+            ca=ca,
+            routes={"/v2/": azure_services.acr_firewall_denied("198.51.100.7")},
+        ) as acr,
+        DnsServer({"files.contoso.test": "127.0.0.1", "myacr.azurecr.io": "127.0.0.1"}) as dns,
+    ):
+        hosts = (
+            HostSpec(template="files.contoso.test", port=stall.port, docs="https://contoso.test/f"),
+            HostSpec(template="myacr.azurecr.io", port=acr.port),
+        )
+        name, port = dns.address.rsplit(":", 1)
+        ctx = Context(
+            RunOptions(
+                profile=Profile(name="t", cloud="AzureCloud", hosts=hosts),
+                nameservers=[(name, int(port))],
+                ca_bundle=str(bundle),
+                timeout=1,
+            )
+        )
+        found = {f.target: f for f in asyncio.run(EgressHttps().run(ctx))}
+    stalled = found["files.contoso.test"]
+    assert stalled.status.value == "warn" and "the body stalled" in stalled.message
+    assert stalled.docs == "https://contoso.test/f"
+    denied = found["myacr.azurecr.io"]
+    assert denied.status.value == "fail"
+    assert denied.docs == services.DOCS_ACR_NETWORK
