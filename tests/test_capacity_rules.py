@@ -179,3 +179,40 @@ def test_the_extensions_node_selector_narrows_eligibility(
     assert found["eligibility"].details["nodes_eligible"] == eligible
     if not eligible:
         assert "label the nodes the extension should use" in found["eligibility"].remediation
+
+
+def test_counts_and_numbers_in_messages_and_details() -> None:
+    small = [node(f"s{i}", cpu="2", memory="8Gi") for i in range(7)]
+    found = judge(small, INFERENCE)
+    size = found["node-size:inference"]
+    assert "too small: s0 (2 vCPU" in size.message and "and 2 more" in size.message
+    assert size.details["smaller_count"] == 7 and len(size.details["smaller"]) == 7
+    mixed = [
+        node("big", cpu="4", memory="16Gi"),
+        node("s1", cpu="2", memory="8Gi"),
+        node("s2", cpu="2", memory="8Gi"),
+    ]
+    lacking = judge(mixed, INFERENCE)["node-size:inference"]
+    assert "add 2 node(s) of at least 4 vCPU / 14 GiB" in lacking.remediation
+    many = judge([node(f"b{i}", cpu="4", memory="16Gi") for i in range(7)], INFERENCE)
+    assert (
+        "7 eligible node(s) qualify (b0, b1, b2, b3, b4 and 2 more)"
+        in many["node-size:inference"].message
+    )
+    six = judge([node(f"b{i}", cpu="4", memory="16Gi") for i in range(6)], INFERENCE)
+    assert "and 1 more" in six["node-size:inference"].message
+    five = judge([node(f"b{i}", cpu="4", memory="16Gi") for i in range(5)], INFERENCE)
+    assert " more" not in five["node-size:inference"].message
+    off = {**INFERENCE, "inferenceRouterHA": "False"}
+    assert (
+        "would allow inferenceRouterHA=True"
+        in judge([node("a"), node("b"), node("c")], off)["router-ha"].message
+    )
+    assert "would allow" not in judge([node("a"), node("b")], off)["router-ha"].message
+    odd = judge(
+        [node("o", cpu="3999m", memory="16Gi", allocatable={"cpu": "3999m", "memory": "13000Mi"})]
+    )
+    total = odd["cluster-total"].details
+    assert total["capacity_cpu"] == 3.999 and total["allocatable_cpu"] == 3.999
+    eligibility = odd["eligibility"].details
+    assert eligibility["allocatable_memory_gib"] == round(13000 / 1024, 2)
