@@ -15,6 +15,7 @@ Factories (call them as often as needed inside one test)::
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 import pytest
 import trustme
+from hypothesis import HealthCheck, settings
 
 # ``support`` lives next to this file; make it importable however pytest was started
 # (rootdir-relative, ``python -m pytest``, or with a tests/__init__.py added later).
@@ -49,6 +51,19 @@ from support import (  # noqa: E402
     write_ca_bundle,
 )
 from support._base import BackgroundServer  # noqa: E402
+
+# -- hypothesis ----------------------------------------------------------------------------------
+# "ci" (the default): reproducible (derandomized) with 1,000 examples per property unless a test
+# asks for its own count; "nightly" (HYPOTHESIS_PROFILE=nightly): randomized, ten times as many.
+# No deadline: the machines running the suite are shared and slow; the budget is the suite's.
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile(
+    "ci", max_examples=1000, derandomize=True, deadline=None, suppress_health_check=_SLOW_OK
+)
+settings.register_profile(
+    "nightly", max_examples=10_000, derandomize=False, deadline=None, suppress_health_check=_SLOW_OK
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _T = TypeVar("_T", bound=BackgroundServer)
 
