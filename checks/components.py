@@ -131,6 +131,13 @@ class Namespace:
         return all(r.ok for r in reads) and not any(self.items(k) for k in KINDS)
 
 
+SHAPES = {
+    "Deployment": kubeshapes.DEPLOYMENT,
+    "DaemonSet": kubeshapes.DAEMONSET,
+    "StatefulSet": kubeshapes.STATEFULSET,
+}
+
+
 def read_namespace(ctx: Context) -> Namespace:
     """Four namespace-scoped lists (blocking: run it off the event loop)."""
     workloads = {
@@ -140,7 +147,9 @@ def read_namespace(ctx: Context) -> Namespace:
             "apps/v1",
             PLURALS[kind],
             namespace=NAMESPACE,
-            shape=kubeshapes.OBJECT,  # pods.py reads every field without trusting its type
+            # the documented types: an answer that breaks them is not the API server's, and
+            # the components it lists are unverified (an error naming the field)
+            shape=SHAPES[kind],
         )
         for kind in KINDS
     }
@@ -150,7 +159,7 @@ def read_namespace(ctx: Context) -> Namespace:
         "v1",
         "pods",
         namespace=NAMESPACE,
-        shape=kubeshapes.OBJECT,
+        shape=kubeshapes.POD,
     )
     return Namespace(workloads, pods)
 

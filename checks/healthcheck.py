@@ -449,9 +449,10 @@ class ExtensionHealthcheck(Check):
 
     @staticmethod
     def _read(ctx: Context, name: str) -> Read:
-        # the decoder reads any data, of any type, and says what it could not decode
+        # a ConfigMap's data and binaryData map names to text: anything else is not the API
+        # server's answer (an error naming the field); text the decoder cannot read is a warning
         return get_one(
-            ctx, f"ConfigMap {name}", "v1", "configmaps", name, NAMESPACE, kubeshapes.OBJECT
+            ctx, f"ConfigMap {name}", "v1", "configmaps", name, NAMESPACE, kubeshapes.CONFIGMAP
         )
 
     @staticmethod
