@@ -52,14 +52,24 @@ profiles = st.fixed_dictionaries(
 
 
 def _load(text: str) -> None:
+    """Either a profile that holds what the format promises, or one ProfileError line naming
+    the file: nothing else (no other exception, no half-valid profile)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "p.yaml"
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
         try:
-            load_profile(str(path))
+            profile = load_profile(str(path))
         except ProfileError as exc:
             assert "\n" not in str(exc)
             assert str(path) in str(exc)
+            return
+        assert isinstance(profile.name, str) and profile.name.strip()
+        assert isinstance(profile.cloud, str) and profile.cloud.strip()
+        assert profile.hosts, "a loaded profile has hosts"
+        for host in profile.hosts:
+            assert isinstance(host.template, str) and host.template
+            assert isinstance(host.port, int) and 1 <= host.port <= 65535
+            assert isinstance(host.required, bool) and isinstance(host.tls, bool)
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -482,7 +482,7 @@ def test_no_proxy_keeps_a_host_off_a_bad_proxy_variable(
     ],
 )
 def test_validate_proxy_url_accepts_every_supported_scheme(url: str) -> None:
-    validate_proxy_url(url, "--proxy")
+    assert validate_proxy_url(url, "--proxy") is None  # no UsageError
 
 
 @pytest.mark.parametrize(
