@@ -370,3 +370,29 @@ def test_settings_round_trip_through_shell_quoting(tmp_path: Path) -> None:
     settings = shlex.join(["enableTraining=True", "nodeSelector.team=ml-a"])
     # the nodeSelector is compared with the nodes only when there is a cluster: a skip here
     assert statuses(validate(tmp_path, settings)) == {"--extension-config": "pass", None: "skip"}
+
+
+def test_a_403_listing_nodes_is_a_skip_naming_the_permission(tmp_path: Path, kube_api: Any) -> None:
+    """The cluster rules cannot be compared when the nodes cannot be listed: a skip saying why
+    and what to grant, never a crash (an error finding "inside preflight")."""
+    from support.kube_objects import node
+
+    api = kube_api(objects=[node("n1")])
+    api.inject("^/api/v1/nodes", status=403)
+    result = preflight(
+        "run",
+        "--check",
+        "extension.config",
+        "--kubeconfig",
+        str(api.kubeconfig(tmp_path / "kc")),
+        "--extension-config",
+        HTTP.replace(" inferenceRouterHA=False", "") + " nodeSelector.pool=ml",
+        out=tmp_path / "out",
+    )
+    found = findings(result)
+    skipped = [f for f in found.values() if f["status"] == "skip"]
+    assert skipped, found
+    assert "cannot list nodes" in skipped[0]["message"]
+    assert "forbidden" == skipped[0]["details"]["kind"]
+    assert "deploy/rbac.yaml" in skipped[0]["remediation"]
+    assert all(f["status"] != "error" for f in found.values())
