@@ -393,6 +393,6 @@ def test_a_403_listing_nodes_is_a_skip_naming_the_permission(tmp_path: Path, kub
     skipped = [f for f in found.values() if f["status"] == "skip"]
     assert skipped, found
     assert "cannot list nodes" in skipped[0]["message"]
-    assert "forbidden" == skipped[0]["details"]["kind"]
+    assert skipped[0]["details"]["kind"] == "forbidden"
     assert "deploy/rbac.yaml" in skipped[0]["remediation"]
     assert all(f["status"] != "error" for f in found.values())
