@@ -10,7 +10,6 @@ deadline ending one check does not cancel the read for the rest). ARM calls of d
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from urllib.parse import quote
 from preflight.api import (
     ArmError,
     Context,
+    Fact,
     Finding,
     ShapeError,
     Status,
@@ -332,19 +332,10 @@ class ClusterRead:
         )
 
 
-def shared(ctx: Context, key: str, start: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
-    """One asyncio task per run under ``key``, awaited shielded by every check that asks."""
-    task = ctx.client(key, lambda: asyncio.ensure_future(start()))
-    return asyncio.shield(task)
-
-
 async def arm_missing(ctx: Context) -> tuple[str, str] | None:
     """Whether ARM can be called: None, or (reason, how to supply credentials). The token is
     acquired once (blocking: the Azure CLI or IMDS), off the event loop."""
-    result: tuple[str, str] | None = await shared(
-        ctx, "azure.arm.missing", lambda: run_in_daemon_thread(ctx.missing_need, "arm")
-    )
-    return result
+    return await ctx.fact_async(ARM_MISSING)
 
 
 async def arm_skip(ctx: Context, target: str | None = None) -> Finding | None:
@@ -361,9 +352,18 @@ async def arm_skip(ctx: Context, target: str | None = None) -> Finding | None:
     return Finding(Status.SKIP, target, f"skipped: {reason}", how, details={"missing": "arm"})
 
 
+async def _arm_missing(ctx: Context) -> tuple[str, str] | None:
+    result: tuple[str, str] | None = await run_in_daemon_thread(ctx.missing_need, "arm")
+    return result
+
+
+#: whether ARM can be called (the token is acquired once per run, off the event loop)
+ARM_MISSING: Fact[tuple[str, str] | None] = Fact("Azure credentials", _arm_missing)
+
+
 def read_cluster(ctx: Context) -> Awaitable[ClusterRead]:
     """The run's cluster read (started by the first caller)."""
-    return shared(ctx, "azure.cluster.read", lambda: _read(ctx))
+    return ctx.fact_async(CLUSTER_READ)
 
 
 def missing_parameters_text(missing: list[str]) -> str:
@@ -622,8 +622,7 @@ class ClusterTrust:
 
 async def cluster_trust(ctx: Context) -> ClusterTrust:
     """The cluster's extra trusted CAs, read once per run from the cluster resource."""
-    result: ClusterTrust = await shared(ctx, "azure.cluster.trust", lambda: _cluster_trust(ctx))
-    return result
+    return await ctx.fact_async(CLUSTER_TRUST)
 
 
 async def _cluster_trust(ctx: Context) -> ClusterTrust:
@@ -660,3 +659,9 @@ async def _cluster_trust(ctx: Context) -> ClusterTrust:
     if "BEGIN CERTIFICATE" not in pem:
         pem = str(trusted)
     return ClusterTrust(True, tuple(pem_certificates(pem)), source=source)
+
+
+#: the cluster resource, read once per run (ARM, or the offline aks_json file)
+CLUSTER_READ: Fact[ClusterRead] = Fact("the cluster resource", _read)
+#: the CAs the cluster's nodes trust beyond the public ones
+CLUSTER_TRUST: Fact[ClusterTrust] = Fact("the cluster's trusted CAs", _cluster_trust)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from preflight.api import ArmError, Context, Status, jsonshape, parse_resource_id
+from preflight.api import ArmError, Context, Fact, Status, jsonshape, parse_resource_id
 
 from .azure_common import (
     AKS_TYPE,
@@ -29,7 +29,6 @@ from .azure_common import (
     cluster_document,
     cluster_problem,
     missing_parameters_text,
-    shared,
 )
 from .azure_ranges import read_json
 from .azureml import EXTENSION_TYPE
@@ -181,7 +180,7 @@ class ExtensionsRead:
 
 def read_extensions(ctx: Context) -> Awaitable[ExtensionsRead]:
     """The run's read of the cluster's extensions (started by the first check that asks)."""
-    return shared(ctx, "azure.extensions.read", lambda: _read(ctx))
+    return ctx.fact_async(EXTENSIONS_READ)
 
 
 def cluster_resource_id(ctx: Context, kind: str) -> tuple[str, list[str]]:
@@ -269,3 +268,7 @@ def _problem(ctx: Context, exc: ArmError, kind: str, cluster_id: str) -> Problem
             f"{name} ({provider}), resource group {group} or subscription {sub}"
         ),
     )
+
+
+#: the cluster's extensions, read once per run
+EXTENSIONS_READ: Fact[ExtensionsRead] = Fact("the cluster's extensions", _read)

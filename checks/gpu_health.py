@@ -50,7 +50,6 @@ from preflight.api import (
     NvmlError,
     Status,
     Unsupported,
-    nvml_client,
     run_in_daemon_thread,
     truthy,
 )
@@ -808,7 +807,7 @@ class GpuHealth(Check):
     validators = {XID_WINDOW_PARAM: parse_window, ALLOCATION_PARAM: _boolean}
 
     async def run(self, ctx: Context) -> list[Finding]:
-        client = nvml_client(ctx)
+        client = ctx.nvml
         here = await run_in_daemon_thread(client.available) is None
         parts: list[Any] = []
         if here:

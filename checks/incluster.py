@@ -29,7 +29,6 @@ import dataclasses
 import ipaddress
 import json
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from typing import Any
 from preflight.api import (
     Check,
     Context,
+    Fact,
     Finding,
     Host,
     KubeError,
@@ -313,31 +313,6 @@ def _certificates(path: str) -> str:
         return "\n".join(_CERTIFICATE.findall(handle.read())) + "\n"
 
 
-class Fleet:
-    """The probe pods of one run, started once and shared by the checks that read them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._result: FleetResult | None = None
-
-    def result(self, ctx: Context) -> FleetResult:
-        """Start the probes on first call; every caller gets the same result."""
-        with self._lock:
-            if self._result is None:
-                self._result = _run_fleet(ctx)
-            return self._result
-
-
-_FLEETS_LOCK = threading.Lock()
-
-
-def fleet(ctx: Context) -> Fleet:
-    """The run's probe fleet: ``connectivity.in-cluster`` and ``cluster.dns`` read the same pods,
-    so a run starts one pod per pool, not one per pool per check."""
-    with _FLEETS_LOCK:  # two checks may ask at the same moment, from two threads
-        return ctx.client("incluster.probes", Fleet)
-
-
 def _run_fleet(ctx: Context) -> FleetResult:
     result = FleetResult()
     try:
@@ -416,6 +391,11 @@ def max_pods(ctx: Context) -> int:
     """``--set probe_max_pods`` (validated at start-up), default ``DEFAULT_MAX_PODS``."""
     value = ctx.param("probe_max_pods")
     return int(value) if value else DEFAULT_MAX_PODS
+
+
+#: the run's probe pods and what they found: ``connectivity.in-cluster`` and ``cluster.dns`` read
+#: the same pods, so a run starts one pod per pool, not one per pool per check
+PROBE_FLEET: Fact[FleetResult] = Fact("the in-cluster probe pods", _run_fleet)
 
 
 def _where(target: Target, node: str | None = None) -> str:
@@ -641,7 +621,7 @@ class InClusterConnectivity(Check):
                     ENABLE,
                 )
             ]
-        result = fleet(ctx).result(ctx)
+        result = ctx.fact(PROBE_FLEET)
         if result.failure is not None:
             return [result.failure]
         findings: list[Finding] = []
@@ -711,7 +691,7 @@ class ClusterDns(Check):
                 )
             )
             return findings
-        result = fleet(ctx).result(ctx)
+        result = ctx.fact(PROBE_FLEET)
         if result.failure is not None:
             findings.append(
                 Finding.skipped(

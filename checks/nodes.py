@@ -17,12 +17,11 @@ from __future__ import annotations
 import functools
 import math
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.api import Context, KubeError
+from preflight.api import Context, Fact, KubeError
 
 from .azureml import Plan
 
@@ -418,17 +417,19 @@ def kube_error(exc: BaseException) -> tuple[str, str, str] | None:
     return exc.kind, exc.message, exc.remediation()
 
 
-_SURVEY_LOCK = threading.Lock()
+def _gather_survey(ctx: Context) -> NodeSurvey:
+    return build_survey(
+        ctx.kube.list(NODES_PATH),
+        Plan(ctx.extension_settings).node_selector,
+        ctx.param(TOLERATIONS_PARAM),
+    )
+
+
+#: every node assessed against the planned settings: parsed once per run (5,000 nodes take
+#: a second) however many checks ask
+NODE_SURVEY: Fact[NodeSurvey] = Fact("the node survey", _gather_survey)
 
 
 def survey(ctx: Context) -> NodeSurvey:
     """The run's node survey, built once however many checks ask (raises KubeError)."""
-    with _SURVEY_LOCK:  # two checks asking at once must not parse 5,000 nodes twice
-        return ctx.client(
-            "azureml.node_survey",
-            lambda: build_survey(
-                ctx.kube.list(NODES_PATH),
-                Plan(ctx.extension_settings).node_selector,
-                ctx.param(TOLERATIONS_PARAM),
-            ),
-        )
+    return ctx.fact(NODE_SURVEY)

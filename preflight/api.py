@@ -43,8 +43,7 @@ deadline, on SIGINT/SIGTERM and at exit; ``CommandResult.failure()`` names it fo
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from preflight import jsonshape
 from preflight.clients import kubeshapes
@@ -54,7 +53,6 @@ from preflight.clients.kube import KubeError, path_for
 from preflight.clients.net import HttpAnswer, ProbeResult
 from preflight.clients.net import probe as probe_endpoint
 from preflight.clients.nvml import NOT_SUPPORTED, EventSampling, NvmlClient, NvmlError, Unsupported
-from preflight.clients.nvml import client_for as nvml_client
 from preflight.clients.trust import (
     Trust,
     describe_certificate,
@@ -80,13 +78,13 @@ from preflight.incluster import (
 from preflight.jsonshape import ShapeError
 from preflight.model import Finding, Status
 from preflight.params import truthy
+from preflight.plugin import Category, Check, Fact, Summary
 from preflight.probe import parse_probe_output, probe_interrupted
 from preflight.subprocesses import Completed as CommandResult
 from preflight.subprocesses import run as run_command
 from preflight.subprocesses import run_async as run_command_async
 
 __all__ = [
-    "CATEGORIES",
     "EventRecord",
     "Outcome",
     "RunNamespace",
@@ -99,7 +97,9 @@ __all__ = [
     "selector_for",
     "service_manifest",
     "ArmError",
+    "Category",
     "Check",
+    "Fact",
     "Summary",
     "Context",
     "Finding",
@@ -131,7 +131,6 @@ __all__ = [
     "NvmlClient",
     "NvmlError",
     "Unsupported",
-    "nvml_client",
     "run_load",
     "split_host_port",
     "redact_url",
@@ -139,67 +138,6 @@ __all__ = [
     "jsonshape",
     "kubeshapes",
 ]
-
-CATEGORIES = ("connectivity", "cluster", "extension", "azure", "gpu", "smoke")
-
-
-class Check:
-    """Base class of every check. Subclasses set the class attributes and implement ``run``."""
-
-    id: ClassVar[str]
-    title: ClassVar[str]
-    category: ClassVar[str] = "other"
-    #: what the check cannot run without: "network", "kube", "arm", "nvml", ... The runner
-    #: reports ``skip`` with the reason (and how to supply it) when one is missing.
-    needs: ClassVar[tuple[str, ...]] = ()
-    #: docs URL for the check as a whole (findings may carry a more precise one)
-    docs: ClassVar[str | None] = None
-    #: ``--set`` parameters this check reads, with a one-line description each
-    parameters: ClassVar[dict[str, str]] = {}
-    #: ``--set`` parameters to check before the run starts, each with a function of the value
-    #: (often a file path) that raises ValueError (or OSError) with a one-line reason when the
-    #: value cannot be used. The engine turns that into exit 2 ("--set KEY=VALUE: reason"), so a
-    #: malformed input file never costs a run. A validator must be quick and have no effects.
-    validators: ClassVar[dict[str, Callable[[str], object]]] = {}
-    #: when in the life of the installation the check means something: ``"before"`` (the
-    #: default run, which prepares an install) and/or ``"after"`` (``--set phase=after``, which
-    #: verifies one). A check of what an install creates says ``("after",)``; one that judges
-    #: a plan only an install can still change says ``("before",)``.
-    phases: ClassVar[tuple[str, ...]] = ("before", "after")
-    #: service kinds a profile host may name with ``service:`` because this check tells
-    #: their answers apart (kind -> one line); a profile naming an unknown kind is exit 2
-    host_services: ClassVar[dict[str, str]] = {}
-
-    def run(self, ctx: Context) -> Iterable[Finding] | Awaitable[Iterable[Finding]]:
-        raise NotImplementedError
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "category": self.category,
-            "needs": list(self.needs),
-            "phases": list(self.phases),
-        }
-
-    def __repr__(self) -> str:
-        return f"<check {self.id}>"
-
-
-class Summary:
-    """A conclusion drawn across all findings once every check has finished.
-
-    It contributes one top-level key of the report (``key``), e.g. the corrected
-    ``az k8s-extension create`` command that the findings imply. Register it in ``CHECKS`` like
-    a check. ``summarize`` returns None when there is nothing to say.
-    """
-
-    key: ClassVar[str]
-    #: the run phases it belongs to, as ``Check.phases``
-    phases: ClassVar[tuple[str, ...]] = ("before", "after")
-
-    def summarize(self, ctx: Context, findings: list[Finding]) -> dict[str, Any] | None:
-        raise NotImplementedError
 
 
 def run_load(url: str, rate: float, duration: float, **options: Any) -> dict[str, Any]:

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from preflight.model import Finding, Status
 from preflight.params import CaseInsensitiveDict
+from preflight.plugin import Fact
 
 if TYPE_CHECKING:
     from preflight.clients.arm import ArmClient
     from preflight.clients.dns import DnsClient
     from preflight.clients.kube import KubeClient
     from preflight.clients.net import ProxySettings
+    from preflight.clients.nvml import NvmlClient
     from preflight.clients.trust import Trust
     from preflight.kubeconfig import KubeTarget
     from preflight.profile import HostSpec, Profile
@@ -136,16 +138,18 @@ class Interrupted(BaseException):
         self.what = what
 
 
-class _Collector:
-    """Findings a check has finished so far, so a deadline keeps the finished ones."""
+class Progress:
+    """What a running check has finished so far (``probe_each`` records each target), so a
+    deadline or an interruption keeps the finished findings and names the pending targets."""
 
     def __init__(self) -> None:
         self.findings: list[Finding] = []
         self.pending: dict[int, str | None] = {}
 
 
-_collector: contextvars.ContextVar[_Collector | None] = contextvars.ContextVar(
-    "preflight_collector", default=None
+#: the progress of the check running in this task (set by the runner around each check)
+CURRENT_PROGRESS: contextvars.ContextVar[Progress | None] = contextvars.ContextVar(
+    "preflight_progress", default=None
 )
 
 #: need name -> function returning None when available, else (reason, how to supply it)
@@ -202,7 +206,7 @@ def _arm(ctx: Context) -> tuple[str, str] | None:
 def _nvml(ctx: Context) -> tuple[str, str] | None:
     from preflight.clients.nvml import need
 
-    return need(ctx)
+    return need(ctx.nvml, ctx.in_cluster)
 
 
 @need_provider("kube")
@@ -233,11 +237,14 @@ class Context:
         self._dns: DnsClient | None = None
         self._kube: KubeClient | None = None
         self._arm: ArmClient | None = None
+        self._nvml: NvmlClient | None = None
         self._tls: ssl.SSLContext | None = None
         self._trust: Trust | None = None
         self._slots: asyncio.Semaphore | None = None
         self._proxies: ProxySettings | None = None
-        self._clients: dict[str, Any] = {}
+        self._facts: dict[Fact[Any], _FactEntry] = {}
+        self._fact_tasks: dict[Fact[Any], asyncio.Future[Any]] = {}
+        self._facts_lock = threading.Lock()
         if not options.run_id:
             from preflight.report import new_run_id
 
@@ -347,6 +354,16 @@ class Context:
         return self._arm
 
     @property
+    def nvml(self) -> NvmlClient:
+        """NVML on this host (the library is loaded on first use, not here)."""
+        with self._facts_lock:
+            if self._nvml is None:
+                from preflight.clients.nvml import NvmlClient
+
+                self._nvml = NvmlClient()
+        return self._nvml
+
+    @property
     def dns(self) -> DnsClient:
         if self._dns is None:
             from preflight.clients.dns import DnsClient
@@ -389,12 +406,49 @@ class Context:
             self._proxies = ProxySettings.build(self.options.proxy)
         return self._proxies
 
-    def client(self, name: str, build: Callable[[], T]) -> T:
-        """A client built once per run by ``build`` (kept under ``name``)."""
-        if name not in self._clients:
-            self._clients[name] = build()
-        client: T = self._clients[name]
-        return client
+    def fact(self, fact: Fact[T]) -> T:
+        """``fact`` gathered once per run (its ``gather`` is a plain function): the first
+        caller gathers it, concurrent callers in other threads wait for that value, and every
+        later caller gets it (or the same exception) at once."""
+        with self._facts_lock:
+            entry = self._facts.get(fact)
+            if entry is None:
+                entry = self._facts[fact] = _FactEntry()
+        with entry.lock:
+            if not entry.done:
+                try:
+                    entry.value = fact.gather(self)
+                except Exception as exc:
+                    entry.error = exc
+                entry.done = True
+        if entry.error is not None:
+            raise entry.error
+        value: T = entry.value
+        return value
+
+    async def fact_async(self, fact: Fact[T]) -> T:
+        """``fact`` gathered once per run by its coroutine function ``gather``: concurrent
+        callers await the same task, shielded, so the deadline ending one check does not
+        cancel the gathering for the others."""
+        with self._facts_lock:
+            task = self._fact_tasks.get(fact)
+            if task is None:
+                gathered = fact.gather(self)
+                task = self._fact_tasks[fact] = asyncio.ensure_future(gathered)  # type: ignore[arg-type]
+        value: T = await asyncio.shield(task)
+        return value
+
+    @property
+    def kube_probed(self) -> Any:
+        """What connecting to the cluster found (server, context, version), or None when no
+        check asked for the cluster."""
+        return self._kube.probed if self._kube is not None else None
+
+    async def aclose(self) -> None:
+        """Close what the clients hold open (ARM's connections, inside the loop that opened
+        them)."""
+        if self._arm is not None:
+            await self._arm.aclose()
 
     # -- what a run leaves behind ---------------------------------------------------------------
 
@@ -537,7 +591,7 @@ class Context:
         still running at once: their targets become ``error`` "interrupted (SIGINT) before ...",
         the finished ones keep their findings.
         """
-        collector = _collector.get()
+        collector = CURRENT_PROGRESS.get()
         findings: list[Finding] = []
 
         slots = await self.probe_slot()
@@ -580,6 +634,16 @@ INTERRUPTED_REMEDY = (
     "nothing was concluded about it: run preflight again; what the run created was deleted "
     "(a preflight.cleanup warning names anything left, which `preflight cleanup` removes)"
 )
+
+
+class _FactEntry:
+    """A fact's value once gathered (or the exception gathering it raised)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = False
+        self.value: Any = None
+        self.error: Exception | None = None
 
 
 def _call_into(action: Callable[[], object], outcome: list[object]) -> None:

@@ -58,6 +58,7 @@ from urllib.parse import urlsplit
 
 from preflight import __version__
 from preflight.clients.kube import KubeError, path_for
+from preflight.plugin import Fact
 
 if TYPE_CHECKING:
     from preflight.clients.kube import KubeClient
@@ -1093,20 +1094,20 @@ class RunNamespace:
         return None
 
 
-_BUILD_LOCK = threading.Lock()
+def _new_run_namespace(ctx: Context) -> RunNamespace:
+    namespace = RunNamespace(ctx)
+    ctx.on_cleanup(namespace.cleanup, f"delete namespace {namespace.name}")
+    return namespace
+
+
+#: the run's namespace: one per run, whichever check asks first
+RUN_NAMESPACE: Fact[RunNamespace] = Fact("the run's namespace", _new_run_namespace)
 
 
 def run_namespace(ctx: Context) -> RunNamespace:
     """The run's namespace (one per run, shared by every check); deleted when the run ends.
     Checks call this concurrently from their threads: exactly one is built."""
-
-    def build() -> RunNamespace:
-        namespace = RunNamespace(ctx)
-        ctx.on_cleanup(namespace.cleanup, f"delete namespace {namespace.name}")
-        return namespace
-
-    with _BUILD_LOCK:
-        return ctx.client("incluster.namespace", build)
+    return ctx.fact(RUN_NAMESPACE)
 
 
 def who_am_i(kube: KubeClient) -> dict[str, str] | None:

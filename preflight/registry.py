@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.api import Check, Summary
 from preflight.errors import UsageError
+from preflight.plugin import Check, Summary
 
 GROUP = "preflight.checks"
 

@@ -13,10 +13,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
-from preflight.api import Check
 from preflight.concurrency import run_in_daemon_thread
-from preflight.context import Context, Interrupted, _Collector, _collector, internal_error
+from preflight.context import CURRENT_PROGRESS, Context, Interrupted, Progress, internal_error
 from preflight.model import Finding, Status
+from preflight.plugin import Check
 
 ProgressCallback = Callable[[Check, list[Finding]], None]
 
@@ -49,8 +49,8 @@ async def _run_one(ctx: Context, check: Check, on_done: ProgressCallback | None)
 
 
 async def _findings_of(ctx: Context, check: Check) -> list[Finding]:
-    collector = _Collector()
-    token = _collector.set(collector)
+    collector = Progress()
+    token = CURRENT_PROGRESS.set(collector)
     try:
         for need in check.needs:
             # a need may do blocking I/O once (the cluster's reachability): keep it off the loop
@@ -80,7 +80,7 @@ async def _findings_of(ctx: Context, check: Check) -> list[Finding]:
     except Exception as exc:  # noqa: BLE001 - one check's bug must not sink the run
         return collector.findings + [internal_error(None, exc)]
     finally:
-        _collector.reset(token)
+        CURRENT_PROGRESS.reset(token)
 
 
 async def _bounded(ctx: Context, work: Awaitable[Any]) -> Any:
@@ -107,7 +107,7 @@ async def _bounded(ctx: Context, work: Awaitable[Any]) -> Any:
             task.cancel()
 
 
-def _interrupted_findings(ctx: Context, collector: _Collector, what: str) -> list[Finding]:
+def _interrupted_findings(ctx: Context, collector: Progress, what: str) -> list[Finding]:
     """The targets an interrupted check had not finished (``probe_each``), or the check."""
     if collector.pending:
         return [
@@ -136,7 +136,7 @@ def _validated(produced: object, check: Check) -> list[Finding]:
     return findings
 
 
-def _deadline_findings(ctx: Context, check: Check, collector: _Collector) -> list[Finding]:
+def _deadline_findings(ctx: Context, check: Check, collector: Progress) -> list[Finding]:
     deadline = ctx.options.deadline
     message = f"the run's deadline ({deadline:g}s) ended this check before it finished"
     remedy = "raise --deadline, or run fewer checks at once with --check"

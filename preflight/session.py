@@ -304,7 +304,7 @@ def _summaries(context: Any, registry: Any, findings: list[Any]) -> dict[str, An
 
 def _target(context: Any, target: Any) -> dict[str, Any] | None:
     """The cluster the run looked at (null when none was given), with its version if known."""
-    probed = context.kube.probed if context._kube is not None else None
+    probed = context.kube_probed
     if target is None and probed is None:
         return None
     version = (probed.version.get("gitVersion") if probed is not None else None) or None
@@ -397,6 +397,6 @@ async def _run_bounded(
         ]
     finally:
         waiter.cancel()
-        if context._arm is not None:  # close ARM connections inside the loop that opened them
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(context._arm.aclose(), 2.0)
+        # close what the clients hold open inside the loop that opened it
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(context.aclose(), 2.0)

@@ -26,10 +26,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from preflight.context import Context
+from typing import Any, Protocol
 
 #: the text an unsupported query is recorded as (in details and reports)
 NOT_SUPPORTED = "not supported"
@@ -346,16 +343,11 @@ def _text(value: Any) -> Any:
     return value
 
 
-def client_for(ctx: Context) -> NvmlClient:
-    """The run's NVML client (built on first use)."""
-    return ctx.client("nvml", NvmlClient)
-
-
-def need(ctx: Context) -> tuple[str, str] | None:
+def need(client: NvmlClient, in_cluster: bool) -> tuple[str, str] | None:
     """The ``nvml`` need: met when the NVML library is on this host (a library that fails to
     start is the check's finding, not a skip), or when the run goes ``--in-cluster``: then the
     probe pods reach NVML on the nodes."""
-    missing = client_for(ctx).available()
-    if missing is not None and ctx.in_cluster:
+    missing = client.available()
+    if missing is not None and in_cluster:
         return None
     return missing
