@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from preflight.api import (
+    Category,
     Check,
     Context,
     Finding,
@@ -848,6 +849,7 @@ def _cluster_subscription(ctx: Context) -> tuple[str, str]:
     return "", ""
 
 
+CATEGORIES = [Category("azure", "Azure", 40)]
 CHECKS = [
     AzureCluster(),
     AzureIdentity(),

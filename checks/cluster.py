@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from preflight.api import Check, Context, Finding, Status
+from preflight.api import Category, Check, Context, Finding, Status
 
 DOCS_VERSIONS = "https://learn.microsoft.com/azure/aks/supported-kubernetes-versions"
 
@@ -119,4 +119,5 @@ class ClusterVersion(Check):
         return [Finding.passed(target, f"Kubernetes {text} is inside {span}", **details)]
 
 
+CATEGORIES = [Category("cluster", "Cluster", 20)]
 CHECKS = [ClusterReachable(), ClusterVersion()]

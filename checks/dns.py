@@ -8,7 +8,16 @@ with private endpoints; 0.0.0.0 is a sinkhole and fails.
 
 from __future__ import annotations
 
-from preflight.api import UNUSABLE, Check, Context, Finding, Host, Status, classify_address
+from preflight.api import (
+    UNUSABLE,
+    Category,
+    Check,
+    Context,
+    Finding,
+    Host,
+    Status,
+    classify_address,
+)
 
 DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall"
 
@@ -225,4 +234,5 @@ def _explain(
     return (f"resolving {fqdn} failed: {error}", f"check the DNS configuration of {server}")
 
 
+CATEGORIES = [Category("connectivity", "Connectivity", 10)]
 CHECKS = [DnsResolve()]

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from preflight.api import Check, Context, Finding, Status
+from preflight.api import Category, Check, Context, Finding, Status
 
 from .azureml import (
     DOCS_SETTINGS,
@@ -607,4 +607,5 @@ class ExtensionConfig(Check):
         return rules.findings
 
 
+CATEGORIES = [Category("extension", "Extension", 30)]
 CHECKS = [ExtensionConfig()]

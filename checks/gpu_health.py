@@ -42,6 +42,7 @@ from typing import Any
 
 from preflight.api import (
     NOT_SUPPORTED,
+    Category,
     Check,
     Context,
     EventSampling,
@@ -825,4 +826,5 @@ class GpuHealth(Check):
         ]
 
 
+CATEGORIES = [Category("gpu", "GPU", 50)]
 CHECKS = [GpuHealth()]

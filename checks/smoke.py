@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from preflight.api import (
+    Category,
     Check,
     Context,
     Finding,
@@ -796,6 +797,7 @@ class SmokeSummary(Summary):
         return summary
 
 
+CATEGORIES = [Category("smoke", "Smoke test", 60)]
 CHECKS = [SmokeInference(), SmokeSummary()]
 
 

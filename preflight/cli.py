@@ -169,7 +169,10 @@ def report_command(run_json: str, format_: tuple[str, ...], out: str, baseline: 
 
         document["comparison"] = compare(document, document["results"], earlier, baseline)
     out_dir = ensure_writable(out)
-    for path in write_reports(document, out_dir, formats):
+    from preflight import registry
+
+    categories = registry.load().category_order()
+    for path in write_reports(document, out_dir, formats, categories):
         click.echo(str(path))
 
 

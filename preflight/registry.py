@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from preflight.errors import UsageError
-from preflight.plugin import Check, Summary
+from preflight.plugin import Category, Check, Summary
 
 GROUP = "preflight.checks"
 
@@ -28,8 +28,13 @@ class Registry:
     #: (entry point name, one-line reason) for plugins that could not be loaded
     broken: list[tuple[str, str]] = field(default_factory=list)
     summaries: list[Summary] = field(default_factory=list)
+    #: how the checks' categories are shown (declared by the plugins, first declaration wins)
+    categories: dict[str, Category] = field(default_factory=dict)
 
-    def add(self, check: Check | Summary, origin: str) -> None:
+    def add(self, check: Check | Summary | Category, origin: str) -> None:
+        if isinstance(check, Category):
+            self.categories.setdefault(check.id, check)
+            return
         if isinstance(check, Summary):
             if any(s.key == check.key for s in self.summaries):
                 self.broken.append((origin, f"report key {check.key!r} is already claimed"))
@@ -90,6 +95,10 @@ class Registry:
                 known.setdefault(name, text)
         return known
 
+    def category_order(self) -> dict[str, tuple[int, str]]:
+        """What the reports need of the categories: id -> (order, title)."""
+        return {c.id: (c.order, c.title) for c in self.categories.values()}
+
     def parameters(self) -> dict[str, str]:
         """Every ``--set`` key that some check reads, with its description."""
         known: dict[str, str] = {}
@@ -120,13 +129,15 @@ def validate_phase(value: str | None) -> str:
     return phase
 
 
-def _checks_from(obj: Any) -> Iterable[Check | Summary]:
-    """Accept a module (its ``CHECKS``), a Check subclass, an instance, or a list of them."""
+def _checks_from(obj: Any) -> Iterable[Check | Summary | Category]:
+    """Accept a module (its ``CHECKS`` and ``CATEGORIES``), a Check subclass, an instance, a
+    Category, or a list of them."""
     if inspect.ismodule(obj):
+        yield from _checks_from(getattr(obj, "CATEGORIES", []))
         yield from _checks_from(getattr(obj, "CHECKS", []))
     elif inspect.isclass(obj) and issubclass(obj, Check | Summary):
         yield obj()
-    elif isinstance(obj, Check | Summary):
+    elif isinstance(obj, Check | Summary | Category):
         yield obj
     elif isinstance(obj, list | tuple):
         for item in obj:

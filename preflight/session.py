@@ -102,7 +102,7 @@ def _report(
         redactor=redactor,
         extra={**_extras(context), **summaries, **_comparison(context, findings, run_id, started)},
     )
-    paths = write_reports(document, extras["out"], extras["formats"])
+    paths = write_reports(document, extras["out"], extras["formats"], registry.category_order())
     if not params.get("quiet"):
         from preflight.reports.terminal import print_summary
 

@@ -25,17 +25,25 @@ _MODULES = {"html": "html", "json": "json_report", "junit": "junit", "md": "mark
 __all__ = ["FILENAMES", "FORMATS", "render", "write_reports"]
 
 
-def render(report: Mapping[str, Any], fmt: str) -> str:
-    """The text of one report format (see FORMATS) for a finished run."""
+def render(
+    report: Mapping[str, Any],
+    fmt: str,
+    categories: Mapping[str, tuple[int, str]] | None = None,
+) -> str:
+    """The text of one report format (see FORMATS) for a finished run. ``categories`` (id ->
+    (order, title), from the installed checks) orders and names the HTML sections."""
     if fmt not in _MODULES:
         raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
     module = importlib.import_module(f"{__name__}.{_MODULES[fmt]}")
-    text: str = module.render(report)
+    text: str = module.render(report, categories) if fmt == "html" else module.render(report)
     return text
 
 
 def write_reports(
-    report: Mapping[str, Any], out_dir: pathlib.Path, formats: Sequence[str]
+    report: Mapping[str, Any],
+    out_dir: pathlib.Path,
+    formats: Sequence[str],
+    categories: Mapping[str, tuple[int, str]] | None = None,
 ) -> list[pathlib.Path]:
     """Write the selected formats into ``out_dir`` (created if needed); return the paths written.
 
@@ -46,7 +54,7 @@ def write_reports(
     for fmt in wanted:
         if fmt not in FORMATS:
             raise ValueError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
-    rendered = [(FILENAMES[fmt], render(report, fmt)) for fmt in wanted]
+    rendered = [(FILENAMES[fmt], render(report, fmt, categories)) for fmt in wanted]
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

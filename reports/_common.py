@@ -39,23 +39,6 @@ def verdict_words(report: Mapping[str, Any]) -> dict[str, str]:
     return AFTER_VERDICT_WORDS if report.get("phase") == "after" else VERDICT_WORDS
 
 
-#: Built-in categories in the order the reports show them; any other category follows, sorted.
-KNOWN_CATEGORIES: tuple[str, ...] = (
-    "connectivity",
-    "cluster",
-    "extension",
-    "azure",
-    "gpu",
-    "smoke",
-)
-CATEGORY_TITLES = {
-    "connectivity": "Connectivity",
-    "cluster": "Cluster",
-    "extension": "Extension",
-    "azure": "Azure",
-    "gpu": "GPU",
-    "smoke": "Smoke test",
-}
 UNCATEGORIZED = "other"
 
 # Characters XML 1.0 cannot carry at all (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/F).
@@ -135,18 +118,26 @@ def category_of(finding: Mapping[str, Any]) -> str:
     return category or UNCATEGORIZED
 
 
-def category_sort_key(category: str) -> tuple[int, str]:
-    """Built-in categories in their fixed order, then unknown ones alphabetically, 'other' last."""
-    if category in KNOWN_CATEGORIES:
-        return (0, f"{KNOWN_CATEGORIES.index(category):02d}")
+#: how the checks present their categories: id -> (order, title); the command that renders
+#: passes what the installed checks declare (preflight.plugin.Category), so renderers know no
+#: category by name
+Categories = Mapping[str, tuple[int, str]]
+
+
+def category_sort_key(category: str, categories: Categories) -> tuple[int, int, str]:
+    """Declared categories in their order, then undeclared ones by name, 'other' last."""
+    if category in categories:
+        return (0, categories[category][0], category)
     if category == UNCATEGORIZED:
-        return (2, "")
-    return (1, category)
+        return (2, 0, "")
+    return (1, 0, category)
 
 
-def category_title(category: str) -> str:
-    """Display name of a category ('gpu' -> 'GPU'); unknown ones are shown as they are."""
-    return CATEGORY_TITLES.get(category, "Other" if category == UNCATEGORIZED else category)
+def category_title(category: str, categories: Categories) -> str:
+    """A category's declared title ('gpu' -> 'GPU'); undeclared ones are shown as they are."""
+    if category in categories:
+        return categories[category][1]
+    return "Other" if category == UNCATEGORIZED else category
 
 
 def is_web_url(url: Any) -> bool:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._common import (
     SEVERITY_DESC,
+    Categories,
     by_severity,
     category_of,
     category_sort_key,
@@ -46,10 +47,11 @@ HOST_KEYS = ("purpose", "source", "required", "rule")
 _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'`]+")
 
 
-def render(report: Mapping[str, Any]) -> str:
-    """The HTML page for a finished run."""
+def render(report: Mapping[str, Any], categories: Categories | None = None) -> str:
+    """The HTML page for a finished run; ``categories`` (id -> (order, title), as the installed
+    checks declare them) orders and names the sections."""
     template = _environment().get_template("report.html.j2")
-    return template.render(**_view(report))
+    return template.render(**_view(report, categories or {}))
 
 
 @functools.lru_cache(maxsize=1)
@@ -86,7 +88,7 @@ def linkify(text: Any) -> Any:
     return out + escape(value[pos:])
 
 
-def _view(report: Mapping[str, Any]) -> dict[str, Any]:
+def _view(report: Mapping[str, Any], categories: Categories) -> dict[str, Any]:
     """Everything the template shows, as plain strings, lists and dicts."""
     summary = summary_of(report)
     findings = results_of(report)
@@ -98,7 +100,7 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for finding in findings:
         groups.setdefault(category_of(finding), []).append(finding)
-    ordered = sorted(groups.items(), key=lambda item: category_sort_key(item[0]))
+    ordered = sorted(groups.items(), key=lambda item: category_sort_key(item[0], categories))
 
     recommendation = report.get("recommendation")
     phase = "after" if clean(report.get("phase")) == "after" else "before"
@@ -120,7 +122,8 @@ def _view(report: Mapping[str, Any]) -> dict[str, Any]:
         "counts": [{"status": s, "count": summary[s]} for s in SEVERITY_DESC],
         "total": len(findings),
         "groups": [
-            _group(index, category, items) for index, (category, items) in enumerate(ordered, 1)
+            _group(index, category, items, categories)
+            for index, (category, items) in enumerate(ordered, 1)
         ],
         "parameters": _pairs(report.get("parameters")),
         "recommendation": _recommendation(recommendation),
@@ -225,7 +228,9 @@ def _after_text(summary: Mapping[str, Any]) -> str:
     return text[0].upper() + text[1:]
 
 
-def _group(index: int, category: str, findings: list[Mapping[str, Any]]) -> dict[str, Any]:
+def _group(
+    index: int, category: str, findings: list[Mapping[str, Any]], categories: Categories
+) -> dict[str, Any]:
     """One category section: its counts, non-pass findings in full, pass findings compactly."""
     ordered = by_severity(findings)
     counts = {s: 0 for s in SEVERITY_DESC}
@@ -235,7 +240,7 @@ def _group(index: int, category: str, findings: list[Mapping[str, Any]]) -> dict
             counts[status] += 1
     return {
         "anchor": f"category-{index}",
-        "title": category_title(category),
+        "title": category_title(category, categories),
         "counts": [{"status": s, "count": counts[s]} for s in SEVERITY_DESC if counts[s]],
         "all_counts": [{"status": s, "count": counts[s]} for s in SEVERITY_DESC],
         "attention": [_finding(f) for f in ordered if status_of(f) != "pass"],

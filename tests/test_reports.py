@@ -746,8 +746,11 @@ def test_html_is_self_contained() -> None:
 
 
 def test_html_layout_and_order() -> None:
+    from preflight import registry
+
     report = sample_report()
-    html = html_report.render(report)
+    # the order and titles the installed checks declare (the command layer passes them)
+    html = html_report.render(report, registry.load().category_order())
     page = _page(html)
     text = page.all_text
 
@@ -841,3 +844,14 @@ def test_renderers_tolerate_unknown_status_and_odd_types() -> None:
     root = ET.fromstring(junit.render(report).encode())
     case = [c for c in root.iter("testcase") if c.get("classname") == "preflight.x.y"][0]
     assert case.find("error") is not None  # never silently passes
+
+
+def test_html_categories_come_from_the_checks_not_the_renderer() -> None:
+    """Without declared categories the renderer knows none by name: they come alphabetically,
+    as the findings spell them, 'other' last."""
+    report = sample_report()
+    plain = _page(html_report.render(report))
+    declared = _page(html_report.render(report, {"smoke": (1, "Smoke first"), "gpu": (2, "GPUs")}))
+    assert "Smoke first" in declared.all_text and "GPUs" in declared.all_text
+    assert "Smoke first" not in plain.all_text
+    assert declared.all_text.index("Smoke first") < declared.all_text.index("GPUs")
