@@ -330,8 +330,7 @@ def test_arm_refused_is_connect(refused_port: int) -> None:
 def test_arm_answers_of_the_wrong_shape_are_malformed(
     http_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from preflight.checks.azure_common import AKS_RESOURCE
-
+    from preflight.checks._shared.cluster_resource import AKS_RESOURCE
     from preflight.clients import arm
     from preflight.clients.arm import ArmError
 
@@ -363,8 +362,7 @@ def test_arm_answers_of_the_wrong_shape_are_malformed(
 
 
 def test_a_malformed_cluster_resource_is_an_error_finding(tmp_path: Path) -> None:
-    from preflight.checks import azure_common as common
-
+    from preflight.checks._shared import cluster_resource as common
     from preflight.clients.arm import ArmError
     from preflight.model import Status
 
@@ -502,8 +500,8 @@ def test_probe_lines_of_the_wrong_shape_are_error_lines() -> None:
 
 
 def test_load_job_results_of_the_wrong_shape() -> None:
-    from preflight.checks.smoke import parse_load_log
-    from preflight.checks.smoke_compare import number
+    from preflight.checks.smoke.compare import number
+    from preflight.checks.smoke.inference import parse_load_log
 
     ok = {"latency_ms": {"p50": 1.0}, "requests": 10, "errors": 0}
     assert parse_load_log("noise\n" + json.dumps(ok)) == ok
@@ -561,8 +559,8 @@ def test_kubeconfigs_of_the_wrong_shape_are_one_line(tmp_path: Path, text: str, 
 def test_aks_json_and_service_tags_files_that_are_no_json_are_one_line(
     tmp_path: Path, body: bytes
 ) -> None:
-    from preflight.checks.azure_common import validate_aks_json
-    from preflight.checks.azure_ranges import validate_service_tags
+    from preflight.checks._shared.cluster_resource import validate_aks_json
+    from preflight.checks.azure.service_tags import validate_service_tags
 
     path = tmp_path / "file.json"
     path.write_bytes(body)

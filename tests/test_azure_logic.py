@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from preflight.checks import azure_cli, azure_credentials, azure_ranges
-from preflight.checks.azure_cluster import is_gpu_size, nodes_by_pool, validate_workspace_id
-from preflight.checks.azure_common import cluster_document
 from support.azure_objects import service_tags, write_service_tags
 
 from preflight.api import Check, Context, Finding
+from preflight.checks._shared.cluster_resource import cluster_document
+from preflight.checks.azure import cli as azure_cli
+from preflight.checks.azure import credentials as azure_credentials
+from preflight.checks.azure import service_tags as azure_ranges
+from preflight.checks.azure.cluster import is_gpu_size, nodes_by_pool, validate_workspace_id
 from preflight.errors import UsageError
 from preflight.options import validate_parameters
 from preflight.registry import Registry

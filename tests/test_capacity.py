@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from preflight.checks.nodes import assess, build_survey, parse_quantity, parse_tolerations
 
+from preflight.checks._shared.nodes import assess, build_survey, parse_quantity, parse_tolerations
 from tests.clirun import Result, preflight
 
 HA_SETTINGS = (

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from preflight.checks.azureml import Plan
-from preflight.checks.capacity import NodesCapacity, size_rules
-from preflight.checks.nodes import build_survey
 from support.kube_objects import node
 
+from preflight.checks._shared.nodes import build_survey
+from preflight.checks._shared.plan import Plan
+from preflight.checks.cluster.capacity import NodesCapacity, size_rules
 from preflight.model import Finding
 
 GIB = 1024**3

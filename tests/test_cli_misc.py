@@ -138,7 +138,10 @@ def test_wheel_installs_namespaced(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
     assert "checks" not in top and "reports" not in top and "profiles" not in top
-    assert "preflight/checks/dns.py" in names
+    # every family package ships (the packages list in pyproject.toml names each one)
+    for family in ("_shared", "azure", "cluster", "connectivity", "extension", "gpu", "smoke"):
+        assert f"preflight/checks/{family}/__init__.py" in names, family
+    assert "preflight/checks/connectivity/dns.py" in names
     assert "preflight/reports/templates/report.html.j2" in names
     assert {
         "preflight/profiles/azure-public.yaml",
@@ -147,4 +150,4 @@ def test_wheel_installs_namespaced(tmp_path: Path) -> None:
     } <= set(names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "[preflight.checks]" in text and "dns = preflight.checks.dns" in text
+    assert "[preflight.checks]" in text and "connectivity = preflight.checks.connectivity" in text

@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from preflight.checks.dns import (
+from support import CNAME, DnsServer
+
+from preflight.checks.connectivity.dns import (
     DnsResolve,
     private_link_zone,
     usable_addresses,
     zone_of,
 )
-from support import CNAME, DnsServer
-
 from preflight.context import Context, RunOptions
 from preflight.model import Finding
 from preflight.profile import HostSpec, Profile
@@ -178,7 +178,7 @@ def test_helpers() -> None:
 
 
 def test_details_and_docs_of_a_finding(dns: DnsServer) -> None:
-    from preflight.checks.dns import DOCS
+    from preflight.checks.connectivity.dns import DOCS
 
     found = run(
         dns,

@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from preflight.checks import egress, services
-from preflight.checks.egress import judge
-from preflight.checks.services import SERVICES, azure_issuer, kind_for
 
+from preflight.checks.connectivity import egress as egress
+from preflight.checks.connectivity import services as services
+from preflight.checks.connectivity.egress import judge
+from preflight.checks.connectivity.services import SERVICES, azure_issuer, kind_for
 from preflight.clients.net import HttpAnswer, ProbeResult
 from preflight.context import Host
 from preflight.profile import HostSpec
@@ -410,10 +411,10 @@ def test_a_finding_carries_the_hosts_docs_unless_the_verdict_names_its_own(tmp_p
     import asyncio
 
     import trustme
-    from preflight.checks.egress import EgressHttps
     from support import DnsServer, TlsHttpServer, azure_services, write_ca_bundle
     from support.misbehave import MisbehavingServer
 
+    from preflight.checks.connectivity.egress import EgressHttps
     from preflight.context import Context, RunOptions
     from preflight.profile import Profile
 

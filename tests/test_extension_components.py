@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from preflight.checks.pods import image_registry, selector_matches
 from support.azureml_objects import (
     CRASH_LOOP,
     ERR_IMAGE_PULL,
@@ -25,6 +24,7 @@ from support.azureml_objects import (
 )
 from support.kube_objects import default_namespaces, job, namespace, nodes, pod
 
+from preflight.checks._shared.pods import image_registry, selector_matches
 from tests.clirun import Result, preflight
 
 CHECK = "extension.components"

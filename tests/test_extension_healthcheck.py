@@ -12,10 +12,16 @@ from typing import Any
 
 import pytest
 
-from checks import healthcheck as hc
-from checks.healthcodes import CODES, explain, foreseen_by, health_check_text, normalize_code
-from checks.kubeobjects import code_details, code_text
 from preflight.api import Status
+from preflight.checks._shared.healthcodes import (
+    CODES,
+    explain,
+    foreseen_by,
+    health_check_text,
+    normalize_code,
+)
+from preflight.checks._shared.kube_reads import code_details, code_text
+from preflight.checks.extension import healthcheck as hc
 from tests.clirun import Result, preflight
 
 CHECK = "extension.healthcheck"

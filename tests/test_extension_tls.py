@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from checks import certs
+from preflight.checks.extension import certs as certs
 from tests.clirun import Result, preflight
 
 NOW = dt.datetime.now(dt.UTC)

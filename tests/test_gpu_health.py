@@ -373,7 +373,7 @@ def test_client_init_failure_is_classified(nvml_in_process: Any) -> None:
 
 
 def test_window_parsing() -> None:
-    from preflight.checks.gpu_health import parse_window
+    from preflight.checks.gpu.health import parse_window
 
     assert parse_window("5s") == 5.0
     assert parse_window("5") == 5.0

@@ -553,7 +553,7 @@ CONFIGMAP = shaped(
 @example({"data": "not a map"})
 @example(None)  # not an object at all: crashed the decoder
 def test_any_health_check_configmap_is_findings(obj: Any) -> None:
-    from preflight.checks import healthcheck as hc
+    from preflight.checks.extension import healthcheck as hc
 
     findings = hc.decode_configmap(obj, hc.Source(hc.CONFIGMAP, "azureml"))
     assert_findings(findings)
@@ -636,10 +636,9 @@ CLUSTER_RESOURCE = shaped(
 def _cluster_findings(kind: str, document: Any) -> list[Finding]:
     """What azure.cluster, azure.identity and azure.local-accounts conclude from ``document``
     as ARM answered it: through the shape check ArmClient.get makes, then the judges."""
-    from preflight.checks import azure_cluster as ac
-    from preflight.checks import azure_common as common
-
     from preflight.api import ArmError
+    from preflight.checks._shared import cluster_resource as common
+    from preflight.checks.azure import cluster as ac
     from preflight.jsonshape import ShapeError, check
 
     shape = common.AKS_RESOURCE if kind == "aks" else common.ARC_RESOURCE
@@ -731,15 +730,14 @@ EXTENSION_RESOURCE = shaped(
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(EXTENSION_RESOURCE, st.booleans())
 def test_any_extension_resource_is_findings(document: Any, arc: bool) -> None:
-    from preflight.checks import azure_common as common
-    from preflight.checks import installed
-    from preflight.checks.extension_resource import (
+    from preflight.api import ArmError
+    from preflight.checks._shared import cluster_resource as common
+    from preflight.checks.extension import installed as installed
+    from preflight.checks.extension.resource import (
         EXTENSION_SHAPE,
         ExtensionsRead,
         InstalledExtension,
     )
-
-    from preflight.api import ArmError
     from preflight.jsonshape import ShapeError, check
 
     try:
@@ -1061,8 +1059,7 @@ EXT_TEXT = st.one_of(
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(EXT_TEXT)
 def test_any_extension_config_parses_or_is_one_line_then_judged(text: str) -> None:
-    from preflight.checks.extension_config import ExtensionConfig
-
+    from preflight.checks.extension.config import ExtensionConfig
     from preflight.params import parse_extension_config
 
     try:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from preflight.reports import markdown, terminal
-
 from tests.clirun import Result, preflight
 
 PREFIX = "az k8s-extension create --name azureml --extension-type Microsoft.AzureML.Kubernetes"

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from preflight.reports import html as html_report
-from preflight.reports import json_report, junit, markdown, terminal
 
 from preflight import reports
+from preflight.reports import html as html_report
+from preflight.reports import json_report, junit, markdown, terminal
 
 DATA = Path(__file__).parent / "data"
 

@@ -556,7 +556,7 @@ def test_html_section_and_chart_in_chromium_with_hostile_uri(
 
 # -- the rules, without a cluster ------------------------------------------------------------------
 def test_comparison_rules() -> None:
-    from preflight.checks.smoke_compare import judge, not_comparable, parse_fraction
+    from preflight.checks.smoke.compare import judge, not_comparable, parse_fraction
 
     assert parse_fraction("25%") == parse_fraction("0.25") == 0.25
     with pytest.raises(ValueError, match="ambiguous"):

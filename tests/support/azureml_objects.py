@@ -35,8 +35,8 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from preflight.checks.azureml import Plan
-from preflight.checks.components_table import (
+from preflight.checks._shared.plan import Plan
+from preflight.checks.extension.components_table import (
     DAEMONSET,
     DEPLOYMENT,
     STATEFULSET,
