@@ -23,7 +23,7 @@ moves to a thread). Exceptions and the run's deadline are the runner's business:
 reports what it concluded.
 
 A check that must look from inside the cluster runs pods through the in-cluster runtime
-(``preflight.incluster``): ``run_namespace(ctx)`` is the run's own namespace (created on first
+(``preflight.kube``): ``run_namespace(ctx)`` is the run's own namespace (created on first
 ``apply``, deleted when the run ends however it ends), ``job_manifest``/``pod_manifest``/
 ``deployment_manifest``/``service_manifest`` build least-privilege, restricted-Pod-Security
 manifests with the image, pull secrets, node placement and proxy of ``--set``, ``wait_job``/
@@ -61,25 +61,25 @@ from preflight.clients.trust import (
 )
 from preflight.concurrency import run_in_daemon_thread
 from preflight.context import Context, Host, split_host_port
-from preflight.incluster import (
-    EventRecord,
-    Outcome,
-    RunNamespace,
+from preflight.jsonshape import ShapeError
+from preflight.kube.explain import explain
+from preflight.kube.image import preflight_command
+from preflight.kube.labels import selector_for
+from preflight.kube.manifests import (
     deployment_manifest,
-    explain,
     job_manifest,
     pod_manifest,
     pod_template,
-    preflight_command,
-    run_namespace,
-    selector_for,
     service_manifest,
 )
-from preflight.jsonshape import ShapeError
+from preflight.kube.namespace import RunNamespace, run_namespace
+from preflight.kube.outcome import EventRecord, Outcome
+from preflight.kube.pod_proxy import proxy_source
 from preflight.model import Finding, Status
 from preflight.params import truthy
 from preflight.plugin import Category, Check, Fact, Summary
 from preflight.probe import parse_probe_output, probe_interrupted
+from preflight.redact import redact_url
 from preflight.subprocesses import Completed as CommandResult
 from preflight.subprocesses import run as run_command
 from preflight.subprocesses import run_async as run_command_async
@@ -96,6 +96,7 @@ __all__ = [
     "run_namespace",
     "selector_for",
     "service_manifest",
+    "proxy_source",
     "ArmError",
     "Category",
     "Check",
@@ -150,10 +151,3 @@ def run_load(url: str, rate: float, duration: float, **options: Any) -> dict[str
     from preflight.loadgen import run_load as _run_load
 
     return _run_load(url, rate, duration, **options)
-
-
-def redact_url(url: str) -> str:
-    """A URL fit to show: the password in its userinfo and secret-looking query values masked."""
-    from preflight.loadgen import redact_url as _redact_url
-
-    return _redact_url(url)

@@ -531,7 +531,7 @@ def cleanup_command(
     import datetime as dt
 
     from preflight.clients.kube import KubeClient, KubeError, KubeSettings, config_present
-    from preflight.incluster import delete_leftover, find_leftovers, parse_duration
+    from preflight.kube.leftovers import delete_leftover, find_leftovers, parse_duration
 
     limit = None
     if older_than is not None:

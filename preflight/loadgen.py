@@ -39,17 +39,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from preflight.errors import UsageError
-from preflight.redact import MASK, Redactor, is_secret_key
+from preflight.redact import Redactor, redact_url
 
 SCHEMA = "preflight.load/v1"
 USER_AGENT = "preflight-load/0.1"
 DEFAULT_CONNECTIONS = 256
 #: Query parameters that carry credentials even though their names do not say "key"/"token"
 #: (Azure Functions' ``code``, a SAS ``sig``...); their values are masked in the echoed URL.
-_SECRET_QUERY_NAMES = {"code", "sig", "signature", "sas", "auth", "api-key", "apikey"}
 #: Framing headers the generator owns: a user value would desynchronise the keep-alive stream.
 _RESERVED_HEADERS = {"content-length", "transfer-encoding", "connection", "upgrade", "te"}
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -142,29 +141,6 @@ class Target:
     host_header: str
     display: str
     basic_auth: str | None = field(default=None, repr=False)
-
-
-def redact_url(url: str) -> str:
-    """The URL with the password in its userinfo and secret-looking query values masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, hostport = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{MASK}@{hostport}" if ":" in userinfo else f"{MASK}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = []
-        for name, value in parse_qsl(query, keep_blank_values=True):
-            if is_secret_key(name) or name.lower() in _SECRET_QUERY_NAMES:
-                value = MASK
-            pairs.append(f"{quote(name, safe='')}={quote(value, safe='*')}")
-        query = "&".join(pairs)
-    shown = f"{parts.scheme}://{netloc}{parts.path}"
-    return shown + (f"?{query}" if query else "")
 
 
 def parse_url(url: str) -> Target:

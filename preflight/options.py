@@ -652,7 +652,7 @@ def known_parameters(profile: Any, registry: Any) -> dict[str, str]:
         "before (the default: is the cluster ready for the install?) or after (verify the "
         "installation: the checks of what the install created)",
     )
-    from preflight.incluster import PARAMETERS as IN_CLUSTER_PARAMETERS
+    from preflight.kube.params import PARAMETERS as IN_CLUSTER_PARAMETERS
 
     for name, text in IN_CLUSTER_PARAMETERS.items():  # the engine's own: in-cluster pods
         known.setdefault(name, text)
@@ -772,11 +772,11 @@ def prepare(values: Mapping[str, Any], *, mode: str = "run") -> Prepared:
     target = None
     extras: dict[str, Any] = {}
     if not probe:
-        from preflight import incluster
+        from preflight.kube.params import validate_parameters as validate_pod_parameters
         from preflight.kubeconfig import find_target
 
         try:
-            incluster.validate_parameters(parameters)
+            validate_pod_parameters(parameters)
         except ValueError as exc:
             raise UsageError(_bare(exc)) from None
         target = find_target(values.get("kubeconfig"), values.get("context"))

@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
 
 MASK = "***"
+#: query parameters that carry a credential although their names do not say so (SAS ``sig``,
+#: Azure Functions' ``code``)
+_SECRET_QUERY_NAMES = {"code", "sig", "signature", "sas", "auth", "api-key", "apikey"}
 _SECRET_WORDS = {
     "password",
     "passwd",
@@ -86,3 +90,32 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value
+
+
+def redact_url(url: str) -> str:
+    """A URL fit to show: the password in its userinfo (or a userinfo that is only a token)
+    and secret-looking query values masked; a URL with nothing to mask comes back unchanged.
+    Accepts ``host:port`` forms without a scheme (proxy settings often are)."""
+    schemeless = "://" not in url
+    try:
+        parts = urlsplit("http://" + url if schemeless else url)
+    except ValueError:
+        return MASK
+    netloc, changed = parts.netloc, False
+    if "@" in netloc:
+        userinfo, hostport = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{MASK}@{hostport}" if ":" in userinfo else f"{MASK}@{hostport}"
+        changed = True
+    query = parts.query
+    if query:
+        pairs = []
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if is_secret_key(name) or name.lower() in _SECRET_QUERY_NAMES:
+                value, changed = MASK, True
+            pairs.append(f"{quote(name, safe='')}={quote(value, safe='*')}")
+        query = "&".join(pairs)
+    if not changed:
+        return url
+    shown = f"{netloc}{parts.path}" if schemeless else f"{parts.scheme}://{netloc}{parts.path}"
+    return shown + (f"?{query}" if query else "")

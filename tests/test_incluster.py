@@ -1,4 +1,4 @@
-"""The in-cluster runtime (preflight.incluster): one namespace per run, pods that really run,
+"""The in-cluster runtime (preflight/kube/): one namespace per run, pods that really run,
 failures told plainly, and nothing left behind -- after success, after a failure, after Ctrl-C
 or SIGTERM mid-run, and (``preflight cleanup``) after a run that was killed outright.
 
@@ -26,22 +26,20 @@ import pytest
 import yaml
 from support.kube_objects import namespace, node, secret
 
+from preflight.checks._shared.pod_platform import pod_annotations
 from preflight.context import Context, RunOptions
-from preflight.incluster import (
-    DEFAULT_IMAGE,
-    EventRecord,
-    Outcome,
+from preflight.kube.explain import explain, registry_of
+from preflight.kube.image import DEFAULT_IMAGE
+from preflight.kube.leftovers import parse_duration
+from preflight.kube.manifests import (
     deployment_manifest,
-    explain,
     job_manifest,
-    parse_duration,
-    parse_node_selector,
-    parse_tolerations,
     pod_manifest,
-    pod_proxy,
-    registry_of,
     service_manifest,
 )
+from preflight.kube.outcome import EventRecord, Outcome
+from preflight.kube.params import parse_node_selector, parse_tolerations
+from preflight.kube.pod_proxy import pod_proxy
 from preflight.profile import load_profile
 from tests.clirun import Result, preflight
 
@@ -795,12 +793,16 @@ def test_pods_get_the_clusters_proxy_never_this_machines(monkeypatch: pytest.Mon
     assert env["HTTPS_PROXY"] == env["https_proxy"] == "http://cluster-proxy.corp:8080"
     assert env["PREFLIGHT_PROXY_SOURCE"] == "probe_proxy"
 
-    for opted_out in (pod(context(probe_proxy="none")), pod(context(), proxy="none")):
-        assert opted_out["metadata"]["annotations"] == {
-            "kubernetes.azure.com/no-http-proxy-vars": "true"
-        }
+    for ctx, policy in ((context(probe_proxy="none"), "cluster"), (context(), "none")):
+        # the checks tell AKS to stay out whenever preflight chose the proxy
+        annotations = pod_annotations(ctx, policy)
+        assert annotations == {"kubernetes.azure.com/no-http-proxy-vars": "true"}
+        opted_out = pod(ctx, proxy=policy, annotations=annotations)
+        assert opted_out["metadata"]["annotations"] == annotations
         assert "HTTPS_PROXY" not in env_of(opted_out)
         assert env_of(opted_out)["PREFLIGHT_PROXY_SOURCE"] == "none"
+    assert pod_annotations(explicit) == {"kubernetes.azure.com/no-http-proxy-vars": "true"}
+    assert pod_annotations(flagged) == {}  # the platform's proxy, if any, is the one to measure
 
 
 def outcome(reason: str, *events: tuple[str, str, str], **fields: Any) -> Outcome:

@@ -110,6 +110,18 @@ def test_redact_url_masks_credentials_and_secret_query_values() -> None:
     assert target.request_target.startswith("/score?code=")
 
 
+def test_redact_url_is_one_function_for_proxies_and_endpoints() -> None:
+    # proxy settings come without a scheme; a URL with nothing secret comes back as given
+    assert redact_url(f"proxyuser:{SECRET}@proxy.corp:3128") == "proxyuser:***@proxy.corp:3128"
+    assert redact_url("http://proxy.corp:3128") == "http://proxy.corp:3128"
+    assert redact_url("proxy.corp:3128/#frag") == "proxy.corp:3128/#frag"
+    # a userinfo with no password may itself be the token
+    assert redact_url(f"https://{SECRET}@ep.example/x") == "https://***@ep.example/x"
+    assert redact_url(f"https://acct.blob.core.windows.net/c?sv=1&sig={SECRET}").endswith(
+        "sig=***"
+    )
+
+
 @pytest.mark.parametrize(
     "url", ["ftp://host/x", "http://", "127.0.0.1:5001/score", "http://h:99999/", "http://a b/"]
 )

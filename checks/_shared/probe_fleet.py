@@ -52,6 +52,7 @@ from preflight.api import (
     probe_interrupted,
     run_namespace,
 )
+from preflight.checks._shared.pod_platform import pod_annotations
 
 #: node labels naming a node's pool, most specific first (AKS, kubeadm-style AKS, EKS, GKE)
 POOL_LABELS = (
@@ -293,6 +294,7 @@ def _manifest(
         tolerations=target.tolerations,
         env={**env, POOL_ENV: target.pool},
         active_deadline_s=limit + 30,
+        annotations=pod_annotations(ctx),
     )
     container = manifest["spec"]["template"]["spec"]["containers"][0]
     container.setdefault("env", []).append(

@@ -48,6 +48,7 @@ from preflight.api import (
     truthy,
 )
 from preflight.checks._shared.nodes import NODES_PATH
+from preflight.checks._shared.pod_platform import pod_annotations
 from preflight.checks.gpu.gpu_nodes import GpuNode, gpu_nodes
 
 CHECK = "gpu.health"
@@ -133,6 +134,7 @@ def _manifest(ctx: Context, probe: NodeProbe, window: float, limit: float) -> di
         env=env,
         resources=resources,
         active_deadline_s=limit + 30,
+        annotations=pod_annotations(ctx),
     )
     container = manifest["spec"]["template"]["spec"]["containers"][0]
     container.setdefault("env", []).append(

@@ -49,6 +49,7 @@ from preflight.api import (
     service_manifest,
     truthy,
 )
+from preflight.checks._shared.pod_platform import pod_annotations
 from preflight.checks.smoke.compare import (
     LOAD_RESULT,
     MAX_ERROR_RATE,
@@ -303,6 +304,7 @@ class SmokeInference(Check):
                 readiness_path="/healthz",
                 resources=RESOURCES,
                 proxy="none",  # its traffic stays inside the cluster
+                annotations=pod_annotations(ctx, "none"),
             ),
             service_manifest(ctx, MODEL, port=PORT),
             job_manifest(
@@ -313,6 +315,7 @@ class SmokeInference(Check):
                 active_deadline_s=job_deadline,
                 resources=RESOURCES,
                 proxy="none",  # the Service it loads is in the cluster: no proxy in between
+                annotations=pod_annotations(ctx, "none"),
             ),
         ]
         details: dict[str, Any] = {"kind": "direct", "enabled_by": why, "namespace": ns.name}

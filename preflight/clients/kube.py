@@ -2,7 +2,7 @@
 
 Reads are cached per run (a snapshot of the cluster every check agrees on). In-cluster runs also
 write: ``create``/``delete``/``log`` and the uncached ``get_fresh``/``list_fresh`` that polling
-needs (preflight.incluster); those go through the same client, timeout and classification.
+needs (preflight/kube/); those go through the same client, timeout and classification.
 
 It drives the official ``kubernetes`` client (kubeconfig, in-cluster config, token users, TLS);
 ``exec`` credential plugins run through preflight.clients.kube_exec instead, bounded and killed

@@ -34,7 +34,6 @@ from preflight.clients.proxy import (
     Proxy,
     ProxySettings,
     bypasses,
-    redact_url,
     validate_proxy_url,
 )
 from preflight.clients.trust import (
@@ -44,6 +43,7 @@ from preflight.clients.trust import (
     describe_certificate,
     tls_context,
 )
+from preflight.redact import redact_url
 
 __all__ = [
     "HttpAnswer",

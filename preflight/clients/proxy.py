@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit
 
 from preflight.errors import UsageError
+from preflight.redact import redact_url
 
 #: proxy URL schemes and their default ports
 SCHEMES: dict[str, int] = {
@@ -184,19 +185,6 @@ def credentials_advice(proxy_shown: str | None, status: int = 407) -> tuple[str,
         f"give them in the proxy URL (--proxy {scheme}://user:password@proxy:port or "
         "HTTPS_PROXY); they are redacted from every report",
     )
-
-
-def redact_url(url: str) -> str:
-    """``http://user:secret@host`` -> ``http://user:***@host``."""
-    try:
-        parts = urlsplit(url if "://" in url else "http://" + url)
-    except ValueError:
-        return "***"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return url.replace(parts.netloc, f"{user}:***@{netloc}", 1)
 
 
 @dataclass(frozen=True)

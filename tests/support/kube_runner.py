@@ -48,7 +48,7 @@ whatever the nodes say), ``crash`` (the container prints ``message`` and exits `
 ``quota`` (``exceeded quota``), both 403 like the real admission plugins, and ``hang`` (the
 container runs and never ends).
 
-Written for ``preflight.incluster`` but knows nothing of preflight beyond the command name.
+Written for ``preflight.kube`` but knows nothing of preflight beyond the command name.
 """
 
 from __future__ import annotations
