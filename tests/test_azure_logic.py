@@ -20,7 +20,8 @@ from preflight.checks._shared.cluster_resource import cluster_document
 from preflight.checks.azure import cli as azure_cli
 from preflight.checks.azure import credentials as azure_credentials
 from preflight.checks.azure import service_tags as azure_ranges
-from preflight.checks.azure.cluster import is_gpu_size, nodes_by_pool, validate_workspace_id
+from preflight.checks.azure.cluster import is_gpu_size, nodes_by_pool
+from preflight.checks.azure.subscription import validate_workspace_id
 from preflight.errors import UsageError
 from preflight.options import validate_parameters
 from preflight.registry import Registry

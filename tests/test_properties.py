@@ -639,6 +639,7 @@ def _cluster_findings(kind: str, document: Any) -> list[Finding]:
     from preflight.api import ArmError
     from preflight.checks._shared import cluster_resource as common
     from preflight.checks.azure import cluster as ac
+    from preflight.checks.azure import identity as ai
     from preflight.jsonshape import ShapeError, check
 
     shape = common.AKS_RESOURCE if kind == "aks" else common.ARC_RESOURCE
@@ -655,10 +656,10 @@ def _cluster_findings(kind: str, document: Any) -> list[Finding]:
         findings = [ac._aks_state(info), ac._version(ctx, info, view)]  # type: ignore[arg-type]
         findings += ac._api_server(ctx, info)  # type: ignore[arg-type]
         findings += ac._pools(info, view)
-        findings += [ac._aks_identity(info), *ac._pod_identity(info)]
+        findings += [ai._aks_identity(info), *ai._pod_identity(info)]
     else:
         findings = [*ac._arc_state(info), ac._version(ctx, info, view)]  # type: ignore[arg-type]
-        findings.append(ac._arc_identity(info))
+        findings.append(ai._arc_identity(info))
     return findings
 
 

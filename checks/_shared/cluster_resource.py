@@ -75,6 +75,13 @@ PARAMETERS = {
 }
 CLUSTER_PARAMS = ("subscription_id", "resource_group", "cluster_name")
 
+
+def parameters_named(*names: str) -> dict[str, str]:
+    """The ``parameters`` a check declares, with the help texts above: ``parameters_named(
+    "subscription_id", "cluster_type")``, in the order given."""
+    return {name: PARAMETERS[name] for name in names}
+
+
 # -- the shapes of the cluster resource (what the checks read of it; preflight.jsonshape) ------
 
 _S, _I, _B = jsonshape.STR, jsonshape.INT, jsonshape.BOOL

@@ -1,6 +1,7 @@
-"""Reading the cluster for the extension checks (``extension.conflicts``, ``extension.tls``,
-``extension.loadbalancer``): API reads that end in a finding instead of an exception, the object
-accessors they share, Helm's ownership metadata and the extension's health-check codes.
+"""Reading the cluster for the checks that judge what already runs in it (``extension.conflicts``,
+``extension.tls``, ``extension.loadbalancer``, ``gpu.device-plugin`` and others): API reads that
+end in a finding instead of an exception, the object accessors they share (metadata, conditions,
+timestamps), Helm's ownership metadata and the extension's health-check codes.
 
 Reads are cluster-wide lists (paginated, cached per run and shared between checks) or lists
 narrowed by a label or field selector, never a loop over namespaces. A list the identity may not
@@ -14,7 +15,7 @@ when it is too late.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,15 +162,35 @@ def ref(kind: str, obj: dict[str, Any]) -> str:
     return f"{kind}/{ns}/{name}" if ns else f"{kind}/{name}"
 
 
-def created_at(obj: dict[str, Any]) -> dt.datetime | None:
-    stamp = meta(obj).get("creationTimestamp")
-    if not isinstance(stamp, str):
+def condition(obj: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The first ``status.conditions`` entry of type ``kind`` of a pod or node ({} if none)."""
+    status = obj.get("status")
+    conditions = status.get("conditions") if isinstance(status, dict) else None
+    for entry in conditions if isinstance(conditions, list) else ():
+        if isinstance(entry, dict) and entry.get("type") == kind:
+            return entry
+    return {}
+
+
+def is_ready(obj: Mapping[str, Any]) -> bool:
+    """Whether a pod's or a node's ``Ready`` condition is ``True``."""
+    return condition(obj, "Ready").get("status") == "True"
+
+
+def timestamp(value: Any) -> dt.datetime | None:
+    """An API timestamp (``2024-05-01T10:00:00Z``) as an aware datetime; None when it is not
+    one (a naive one is taken as UTC)."""
+    if not isinstance(value, str):
         return None
     try:
-        when = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def created_at(obj: dict[str, Any]) -> dt.datetime | None:
+    return timestamp(meta(obj).get("creationTimestamp"))
 
 
 def age_text(delta: dt.timedelta) -> str:

@@ -1,8 +1,9 @@
-"""The Azure side, read from Azure Resource Manager (or a saved ``az aks show`` file):
-``azure.cluster``, ``azure.identity``, ``azure.local-accounts`` and ``azure.subscription``
-(cluster.py), ``azure.authorized-ip-ranges`` (authorized_ip_ranges.py, with the Service Tags
-logic in service_tags.py), ``azure.providers``, ``azure.credentials``, ``azure.cli`` and
-``azure.outbound``, one module each.
+"""The Azure side, read from Azure Resource Manager (or a saved ``az aks show`` file), one module
+per check: ``azure.cluster`` (cluster.py), ``azure.identity`` (identity.py),
+``azure.local-accounts`` (local_accounts.py), ``azure.subscription`` (subscription.py),
+``azure.authorized-ip-ranges`` (authorized_ip_ranges.py, with the Service Tags logic in
+service_tags.py), ``azure.providers``, ``azure.credentials``, ``azure.cli`` and
+``azure.outbound``; the parameters naming the cluster resource are in cluster_parameters.py.
 
 Registered as the entry point ``azure`` of the group ``preflight.checks`` (pyproject.toml).
 """
@@ -15,13 +16,19 @@ from preflight.checks.azure import (
     cli,
     cluster,
     credentials,
+    identity,
+    local_accounts,
     outbound,
     providers,
+    subscription,
 )
 
 CATEGORIES = [Category("azure", "Azure", 40)]
 CHECKS = [
     *cluster.CHECKS,
+    *identity.CHECKS,
+    *local_accounts.CHECKS,
+    *subscription.CHECKS,
     *authorized_ip_ranges.CHECKS,
     *providers.CHECKS,
     *credentials.CHECKS,

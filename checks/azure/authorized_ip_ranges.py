@@ -1,13 +1,15 @@
 """``azure.authorized-ip-ranges``: when the AKS API server limits its callers to authorized IP
 ranges, those ranges admit the Azure ML control plane of the cluster's region and of its paired
-region (seeds 002/003: "Without access to the API server, the machine learning pods can't be
-deployed. Use the IP ranges for both the paired regions").
+region. The extension's limitations
+(https://learn.microsoft.com/azure/machine-learning/how-to-deploy-kubernetes-extension#limitations):
+"Without access to the API server, the machine learning pods can't be deployed. Use the IP ranges
+for both the paired regions".
 
 The control plane's addresses are the ``AzureMachineLearning.<Region>`` service tags of the
 "Azure IP Ranges and Service Tags" file of the profile's cloud, which the user downloads and
 passes with ``--set service_tags=FILE`` (validated at start-up: a malformed file is exit 2).
 Without the file the finding is a warning that names the exact download and what to compare.
-The pair table and the CIDR arithmetic live in ``azure_ranges``.
+The pair table and the CIDR arithmetic live in service_tags.py.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from preflight.checks._shared.cluster_resource import (
     read_cluster,
 )
 from preflight.checks.azure import service_tags as ranges
-from preflight.checks.azure.cluster import CLUSTER_PARAMETERS
+from preflight.checks.azure.cluster_parameters import CLUSTER_PARAMETERS
 
 # -- azure.authorized-ip-ranges --------------------------------------------------------------
 

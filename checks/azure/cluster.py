@@ -1,19 +1,15 @@
-"""The Azure ML extension's limitations that no Kubernetes API call can see, read from the cluster
-resource in Azure Resource Manager (seeds 002/003, "Limitations"; reference/endpoints.md):
+"""``azure.cluster``: the cluster resource in Azure Resource Manager exists and is usable, which no
+Kubernetes API call can tell: its provisioning and power state (AKS) or its Arc connectivity, its
+Kubernetes version against the API server's (or, without cluster access, against the profile's
+window), whether the kubeconfig's API server is this cluster's, and its node pools (VM sizes,
+counts, GPU sizes) cross-checked with the Kubernetes nodes when the cluster is reachable too.
+The extension's limitations it stands for:
+https://learn.microsoft.com/azure/machine-learning/how-to-deploy-kubernetes-extension#limitations
 
-- ``azure.cluster``: the resource exists and is usable (provisioning and power state, Arc
-  connectivity), its Kubernetes version, its node pools (VM sizes, counts, GPU sizes) cross-checked
-  with the Kubernetes nodes when the cluster is reachable too;
-- ``azure.identity``: a managed identity, not a service principal (and no Entra pod identity);
-- ``azure.local-accounts``: local accounts not disabled;
-- ``azure.authorized-ip-ranges``: authorized IP ranges of the API server, when set, admit the Azure
-  ML control plane of the cluster's region and of its pair (the ``AzureMachineLearning`` service
-  tags, from the Service Tags file the user downloads);
-- ``azure.subscription``: the cluster in the workspace's subscription (else Azure Arc).
-
-The cluster resource is read once per run (``azure_common.read_cluster``), from ARM in the
-profile's cloud or, with ``--set aks_json=FILE``, from the output of ``az aks show -o json`` so a
-CI job without Azure credentials can still gate on identity, local accounts and IP ranges.
+The cluster resource is read once per run (checks/_shared/cluster_resource.py), from ARM in the
+profile's cloud or, with ``--set aks_json=FILE``, from the output of ``az aks show -o json``.
+The other checks of the resource (identity, local accounts, subscription, authorized IP ranges,
+outbound) have a module each beside this one.
 """
 
 from __future__ import annotations
@@ -21,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,25 +25,21 @@ from preflight.api import (
     Context,
     Finding,
     KubeError,
-    parse_resource_id,
     run_in_daemon_thread,
     split_host_port,
 )
 from preflight.checks._shared.cluster_resource import (
     DOCS_ARC_CONNECT,
     DOCS_LIMITATIONS,
-    DOCS_LOCAL_ACCOUNTS,
-    DOCS_MANAGED_IDENTITY,
-    DOCS_POD_IDENTITY,
-    PARAMETERS,
     VALIDATORS,
     ClusterInfo,
     read_cluster,
 )
-from preflight.checks._shared.json_files import read_json
+from preflight.checks._shared.kube_reads import is_ready
 from preflight.checks._shared.kube_version import DOCS_VERSIONS, parse_version
+from preflight.checks._shared.nodes import NODES_PATH
+from preflight.checks.azure.cluster_parameters import CLUSTER_PARAMETERS
 
-NODES_PATH = "/api/v1/nodes"
 POOL_LABELS = ("kubernetes.azure.com/agentpool", "agentpool")
 INSTANCE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
 #: Azure N-series VM sizes carry NVIDIA (NC, ND, NG, NV) or AMD (NG, NVv4) GPUs
@@ -56,16 +47,6 @@ GPU_SIZE = re.compile(r"^standard_n[cdgv]", re.IGNORECASE)
 DOCS_AKS_START = "https://learn.microsoft.com/azure/aks/start-stop-cluster"
 DOCS_ARC_TROUBLESHOOT = (
     "https://learn.microsoft.com/azure/azure-arc/kubernetes/diagnose-connection-issues"
-)
-CROSS_SUBSCRIPTION = "cross-subscription attach needs Azure Arc"
-
-
-def _params(*names: str) -> dict[str, str]:
-    return {name: PARAMETERS[name] for name in names}
-
-
-CLUSTER_PARAMETERS = _params(
-    "subscription_id", "resource_group", "cluster_name", "cluster_type", "aks_json"
 )
 
 
@@ -117,13 +98,6 @@ class PoolNodes:
     instance_types: Counter[str] = field(default_factory=Counter)
 
 
-def _ready(node: Mapping[str, Any]) -> bool:
-    for condition in (node.get("status") or {}).get("conditions") or ():
-        if isinstance(condition, Mapping) and condition.get("type") == "Ready":
-            return condition.get("status") == "True"
-    return False
-
-
 def nodes_by_pool(nodes: list[dict[str, Any]]) -> dict[str, PoolNodes]:
     """Nodes grouped by their AKS agent-pool label (nodes without one are left out)."""
     pools: dict[str, PoolNodes] = defaultdict(PoolNodes)
@@ -134,7 +108,7 @@ def nodes_by_pool(nodes: list[dict[str, Any]]) -> dict[str, PoolNodes]:
             continue
         entry = pools[pool]
         entry.total += 1
-        entry.ready += _ready(node)
+        entry.ready += is_ready(node)
         instance = next((labels[k] for k in INSTANCE_LABELS if labels.get(k)), None)
         if instance:
             entry.instance_types[instance] += 1
@@ -553,303 +527,4 @@ def _pool(
     )
 
 
-# -- azure.identity --------------------------------------------------------------------------
-
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-
-
-class AzureIdentity(Check):
-    id = "azure.identity"
-    title = "Cluster uses a managed identity, not a service principal"
-    category = "azure"
-    docs = DOCS_MANAGED_IDENTITY
-    parameters = CLUSTER_PARAMETERS
-    validators = VALIDATORS
-
-    async def run(self, ctx: Context) -> list[Finding]:
-        read = await read_cluster(ctx)
-        if read.cluster is None:
-            return [read.failure("identity", "the cluster's identity")]
-        info = read.cluster
-        if info.kind == "arc":
-            return [_arc_identity(info)]
-        return [_aks_identity(info), *_pod_identity(info)]
-
-
-def _identity_kinds(identity: Mapping[str, Any]) -> list[str]:
-    text = str(identity.get("type") or "")
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _aks_identity(info: ClusterInfo) -> Finding:
-    identity = info.identity
-    kinds = _identity_kinds(identity)
-    managed = [k for k in kinds if k.lower() in ("systemassigned", "userassigned")]
-    client_id = str((info.props.get("servicePrincipalProfile") or {}).get("clientId") or "")
-    user_ids = sorted((identity.get("userAssignedIdentities") or {}).keys())
-    details = {
-        **info.details(),
-        "identity_type": identity.get("type"),
-        "service_principal_client_id": client_id or None,
-        "user_assigned_identities": user_ids,
-        "principal_id": identity.get("principalId"),
-    }
-    group, name = info.resource_group, info.name
-    if managed and client_id.lower() in ("", "msi"):
-        kind = " and ".join(
-            "system-assigned" if k.lower() == "systemassigned" else "user-assigned" for k in managed
-        )
-        return Finding.passed(
-            "identity",
-            f"{name} uses a {kind} managed identity"
-            + (f" ({', '.join(u.rsplit('/', 1)[-1] for u in user_ids)})" if user_ids else ""),
-            **details,
-        )
-    if managed:
-        return Finding.failed(
-            "identity",
-            f"{name} has a managed identity, but servicePrincipalProfile.clientId is still the "
-            f"service principal {client_id}: a cluster converted from a service principal keeps "
-            "using it until its node pools are recreated, which the Azure ML extension does "
-            "not support",
-            "delete and recreate every node pool (az aks nodepool add / az aks nodepool delete; "
-            "updating them is not enough) before installing the extension",
-            DOCS_LIMITATIONS,
-            **details,
-        )
-    if client_id and client_id.lower() != "msi":
-        shown = client_id if _GUID.match(client_id) else "a service principal"
-        return Finding.failed(
-            "identity",
-            f"{name} uses a service principal ({shown}), which the Azure ML extension does not "
-            "support: the cluster must use a managed identity",
-            f"switch to a managed identity: az aks update -g {group} -n {name} "
-            "--enable-managed-identity, then delete and recreate all node pools before "
-            "installing the extension",
-            DOCS_MANAGED_IDENTITY,
-            **details,
-        )
-    return Finding.warned(
-        "identity",
-        f"cannot tell how {name} authenticates: no managed identity and no service principal "
-        "in the cluster resource",
-        f'check `az aks show -g {group} -n {name} --query "{{identity: identity.type, '
-        'clientId: servicePrincipalProfile.clientId}"`: the Azure ML extension needs a '
-        "managed identity",
-        DOCS_MANAGED_IDENTITY,
-        **details,
-    )
-
-
-def _pod_identity(info: ClusterInfo) -> list[Finding]:
-    profile = info.props.get("podIdentityProfile") or {}
-    if not isinstance(profile, dict) or not profile.get("enabled"):
-        return []
-    return [
-        Finding.failed(
-            "podIdentityProfile",
-            f"{info.name} has Microsoft Entra pod identity enabled (a deprecated preview), which "
-            "Azure Machine Learning does not support",
-            f"disable it (az aks update -g {info.resource_group} -n {info.name} "
-            "--disable-pod-identity) and move workloads to workload identity",
-            DOCS_POD_IDENTITY,
-            **info.details(),
-        )
-    ]
-
-
-def _arc_identity(info: ClusterInfo) -> Finding:
-    kinds = _identity_kinds(info.identity)
-    details = {**info.details(), "identity_type": info.identity.get("type")}
-    if any(k.lower() == "systemassigned" for k in kinds):
-        return Finding.passed(
-            "identity",
-            f"{info.name} has its system-assigned identity (the managed-identity rule is about "
-            "AKS; an Arc-enabled cluster always gets one)",
-            **details,
-        )
-    return Finding.warned(
-        "identity",
-        f"Arc-enabled cluster {info.name} shows no system-assigned identity",
-        "reconnect the cluster (`az connectedk8s connect`), which creates it",
-        DOCS_ARC_CONNECT,
-        **details,
-    )
-
-
-# -- azure.local-accounts --------------------------------------------------------------------
-
-
-class AzureLocalAccounts(Check):
-    id = "azure.local-accounts"
-    title = "Local accounts not disabled"
-    category = "azure"
-    docs = DOCS_LOCAL_ACCOUNTS
-    parameters = CLUSTER_PARAMETERS
-    validators = VALIDATORS
-
-    async def run(self, ctx: Context) -> list[Finding]:
-        read = await read_cluster(ctx)
-        if read.cluster is None:
-            return [read.failure("disableLocalAccounts", "local accounts")]
-        info = read.cluster
-        if info.kind == "arc":
-            return [
-                Finding.skipped(
-                    "disableLocalAccounts",
-                    "not applicable: local accounts are an AKS setting; an Arc-enabled cluster "
-                    "has none to check",
-                    "nothing to do for cluster_type=arc",
-                    **info.details(),
-                )
-            ]
-        disabled = info.props.get("disableLocalAccounts")
-        details = {**info.details(), "disable_local_accounts": disabled}
-        if disabled is True:
-            return [
-                Finding.failed(
-                    "disableLocalAccounts",
-                    f"{info.name} has local accounts disabled, which the Azure ML extension does "
-                    "not support",
-                    f"enable them: az aks update -g {info.resource_group} -n {info.name} "
-                    "--enable-local-accounts",
-                    DOCS_LOCAL_ACCOUNTS,
-                    **details,
-                )
-            ]
-        return [
-            Finding.passed(
-                "disableLocalAccounts",
-                f"{info.name} keeps local accounts enabled"
-                + (" (the default)" if disabled is None else ""),
-                **details,
-            )
-        ]
-
-
-# -- azure.subscription ----------------------------------------------------------------------
-
-
-WORKSPACE_TYPE = "Microsoft.MachineLearningServices/workspaces"
-
-
-def validate_workspace_id(value: str) -> None:
-    """``--set workspace_id`` must be a workspace's full resource id (exit 2 otherwise)."""
-    parts = parse_resource_id(value)
-    kind = f"{parts.get('provider', '')}/{parts.get('type', '')}".lower()
-    if not parts.get("subscription_id") or kind != WORKSPACE_TYPE.lower():
-        raise ValueError(
-            "not a workspace resource id: expected /subscriptions/<sub>/resourceGroups/<rg>/"
-            "providers/Microsoft.MachineLearningServices/workspaces/<name> (`az ml workspace "
-            "show --query id`)"
-        )
-
-
-class AzureSubscription(Check):
-    id = "azure.subscription"
-    title = "Cluster and workspace share a subscription (else Azure Arc)"
-    category = "azure"
-    docs = DOCS_LIMITATIONS
-    parameters = {**CLUSTER_PARAMETERS, "workspace_id": PARAMETERS["workspace_id"]}
-    validators = {**VALIDATORS, "workspace_id": validate_workspace_id}
-
-    def run(self, ctx: Context) -> list[Finding]:
-        workspace_id = ctx.param("workspace_id")
-        if not workspace_id:
-            return [
-                Finding.skipped(
-                    "workspace_id",
-                    "skipped: no workspace named",
-                    "add --set workspace_id=/subscriptions/<sub>/resourceGroups/<rg>/providers/"
-                    "Microsoft.MachineLearningServices/workspaces/<name> (`az ml workspace show "
-                    "--query id`)",
-                )
-            ]
-        workspace = parse_resource_id(workspace_id)
-        ws_sub = workspace.get("subscription_id", "")
-        cluster_sub, where = _cluster_subscription(ctx)
-        kind = "arc" if (ctx.param("cluster_type") or "").strip().lower() == "arc" else "aks"
-        details = {
-            "workspace_id": workspace_id,
-            "workspace_subscription": ws_sub,
-            "cluster_subscription": cluster_sub or None,
-            "cluster_subscription_from": where or None,
-            "cluster_type": kind,
-        }
-        if not cluster_sub:
-            return [
-                Finding.skipped(
-                    "subscription_id",
-                    "skipped: the cluster's subscription is not known (workspace in "
-                    f"{ws_sub}; preflight does not assume the cluster is there too)",
-                    "add --set subscription_id=<cluster's subscription> (or --set aks_json=FILE "
-                    "from `az aks show -o json`)",
-                    **details,
-                )
-            ]
-        if cluster_sub.lower() == ws_sub.lower():
-            noun = "Arc-enabled cluster" if kind == "arc" else "AKS cluster"
-            return [
-                Finding.passed(
-                    "subscription_id",
-                    f"the {noun} and the workspace are both in subscription {ws_sub}",
-                    **details,
-                )
-            ]
-        if kind == "aks":
-            return [
-                Finding.failed(
-                    "subscription_id",
-                    f"the AKS cluster is in subscription {cluster_sub}, the workspace in {ws_sub}: "
-                    f"Azure ML does not attach an AKS cluster across subscriptions "
-                    f"({CROSS_SUBSCRIPTION})",
-                    f"connect the cluster to Azure Arc in the workspace's subscription (`az "
-                    f"connectedk8s connect --subscription {ws_sub} -g <rg> -n <name>`) and "
-                    "install the extension on, and attach, the Arc-enabled cluster "
-                    "(--set cluster_type=arc); or use a workspace in subscription "
-                    f"{cluster_sub}",
-                    DOCS_LIMITATIONS,
-                    **details,
-                )
-            ]
-        # Seed 002/003: "connect it to Azure-Arc and specify in the same subscription as your
-        # Azure Machine Learning workspace": the Arc resource itself belongs in that subscription.
-        return [
-            Finding.failed(
-                "subscription_id",
-                f"the Arc-enabled cluster resource is in subscription {cluster_sub}, the "
-                f"workspace in {ws_sub}: Azure ML attaches Arc-enabled clusters from the "
-                "workspace's own subscription",
-                f"connect the cluster to Azure Arc again in subscription {ws_sub} (`az "
-                f"connectedk8s connect --subscription {ws_sub} -g <rg> -n <name>`), or use a "
-                f"workspace in subscription {cluster_sub}",
-                DOCS_ARC_CONNECT,
-                **details,
-            )
-        ]
-
-
-def _cluster_subscription(ctx: Context) -> tuple[str, str]:
-    """The cluster's subscription: --set subscription_id, else the aks_json file's id."""
-    value = ctx.param("subscription_id")
-    if value:
-        return value, "--set subscription_id"
-    path = ctx.param("aks_json")
-    if path:
-        try:
-            document = read_json(path)
-        except (OSError, ValueError):
-            return "", ""
-        if isinstance(document, dict):
-            sub = parse_resource_id(str(document.get("id") or "")).get("subscription_id", "")
-            if sub:
-                return sub, f"aks_json {path}"
-    return "", ""
-
-
-CHECKS = [
-    AzureCluster(),
-    AzureIdentity(),
-    AzureLocalAccounts(),
-    AzureSubscription(),
-]
+CHECKS = [AzureCluster()]

@@ -1,6 +1,6 @@
 """``azure.outbound``: how the cluster reaches the internet, and whether this run's path is its.
 
-A local run proves the path from where it runs (DESIGN.md, "What proves a network path"). The
+A local run proves the path from where it runs (README.md, "What proves a path"). The
 cluster resource says how the nodes egress: ``networkProfile.outboundType`` (a load balancer or
 NAT gateway, or ``userDefinedRouting`` through a firewall, or ``none``), an HTTP proxy
 (``httpProxyConfig``), a private API server. When that path is not this run's, the egress
@@ -25,12 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from preflight.api import Check, Context, Finding, redact_url
-from preflight.checks._shared.cluster_resource import (
-    PARAMETERS,
-    VALIDATORS,
-    ClusterInfo,
-    read_cluster,
-)
+from preflight.checks._shared.cluster_resource import VALIDATORS, ClusterInfo, read_cluster
+from preflight.checks.azure.cluster_parameters import CLUSTER_PARAMETERS
 
 DOCS_PROXY = "https://learn.microsoft.com/azure/aks/http-proxy"
 DOCS_OUTBOUND = "https://learn.microsoft.com/azure/aks/egress-outboundtype"
@@ -45,16 +41,7 @@ class AzureOutbound(Check):
     title = "The cluster's egress path, and whether this run measured it"
     category = "azure"
     docs = DOCS_OUTBOUND
-    parameters = {
-        name: PARAMETERS[name]
-        for name in (
-            "subscription_id",
-            "resource_group",
-            "cluster_name",
-            "cluster_type",
-            "aks_json",
-        )
-    }
+    parameters = CLUSTER_PARAMETERS
     validators = VALIDATORS
 
     async def run(self, ctx: Context) -> list[Finding]:

@@ -1,12 +1,14 @@
 """``azure.providers``: the resource providers the extension's install and attach go through are
 registered in the subscriptions involved.
 
-Seeds 002/003: "If you haven't previously used cluster extensions, you need to register the
-KubernetesConfiguration service provider." The AKS cluster-extension page adds
-Microsoft.ContainerService; Arc-enabled clusters live in Microsoft.Kubernetes; the workspace and
-its compute attach in Microsoft.MachineLearningServices (the workspace's subscription when
-``workspace_id`` names one). Each provider is one ``GET /subscriptions/{id}/providers/{namespace}``
-and all of them are asked at once.
+The extension's deployment page
+(https://learn.microsoft.com/azure/machine-learning/how-to-deploy-kubernetes-extension): "If you
+haven't previously used cluster extensions, you need to register the KubernetesConfiguration
+service provider." The AKS cluster-extension page adds Microsoft.ContainerService; Arc-enabled
+clusters live in Microsoft.Kubernetes; the workspace and its compute attach in
+Microsoft.MachineLearningServices (the workspace's subscription when ``workspace_id`` names one).
+Each provider is one ``GET /subscriptions/{id}/providers/{namespace}`` and all of them are asked
+at once.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from urllib.parse import quote
 
 from preflight.api import ArmError, Check, Context, Finding, Status, jsonshape, parse_resource_id
 from preflight.checks._shared.cluster_resource import (
-    PARAMETERS,
     PROVIDERS_API,
     VALIDATORS,
     arm_error_problem,
     arm_skip,
+    parameters_named,
 )
-from preflight.checks._shared.json_files import read_json
 from preflight.checks._shared.plan import cluster_type_of
+from preflight.checks.azure.cluster_parameters import aks_json_subscription
 
 #: what is read of ``GET /subscriptions/S/providers/NS``
 PROVIDER_SHAPE = jsonshape.Obj({"namespace": jsonshape.STR, "registrationState": jsonshape.STR})
@@ -50,7 +52,7 @@ class Need:
 def needed(ctx: Context) -> tuple[list[Need], list[str]]:
     """The providers to look at, and the --set parameters that would add more."""
     kind, _ = cluster_type_of(ctx)
-    cluster_sub = ctx.param("subscription_id") or _aks_json_subscription(ctx)
+    cluster_sub = ctx.param("subscription_id") or aks_json_subscription(ctx)
     ws_sub = parse_resource_id(ctx.param("workspace_id") or "").get("subscription_id", "")
     needs: list[Need] = []
     missing: list[str] = []
@@ -81,28 +83,12 @@ def needed(ctx: Context) -> tuple[list[Need], list[str]]:
     return needs, missing
 
 
-def _aks_json_subscription(ctx: Context) -> str:
-    path = ctx.param("aks_json")
-    if not path:
-        return ""
-    try:
-        document = read_json(path)
-    except (OSError, ValueError):
-        return ""
-    if not isinstance(document, dict):
-        return ""
-    return parse_resource_id(str(document.get("id") or "")).get("subscription_id", "")
-
-
 class AzureProviders(Check):
     id = "azure.providers"
     title = "Resource providers registered"
     category = "azure"
-    docs = DOCS_PROVIDERS  # needs ARM: see azure_common.arm_skip for why it is not declared
-    parameters = {
-        name: PARAMETERS[name]
-        for name in ("subscription_id", "cluster_type", "workspace_id", "aks_json")
-    }
+    docs = DOCS_PROVIDERS  # needs ARM: see cluster_resource.arm_skip for why it is not declared
+    parameters = parameters_named("subscription_id", "cluster_type", "workspace_id", "aks_json")
     validators = VALIDATORS
 
     async def run(self, ctx: Context) -> list[Finding]:
