@@ -1,54 +1,13 @@
-"""``cluster.reachable`` and ``cluster.version``: can we talk to the cluster, and is its
-Kubernetes inside the window the extension supports (the profile's N-2 window)?"""
+"""``cluster.version``: the cluster's Kubernetes version is inside the window the Azure ML
+extension supports (the profile's N-2 window, following the AKS support policy:
+https://learn.microsoft.com/azure/aks/supported-kubernetes-versions), read from the API server's
+``/version``.
+"""
 
 from __future__ import annotations
 
-from preflight.api import Check, Context, Finding, Status
+from preflight.api import Check, Context, Finding
 from preflight.checks._shared.kube_version import DOCS_VERSIONS, parse_version
-
-
-class ClusterReachable(Check):
-    id = "cluster.reachable"
-    title = "API server reachable and credentials accepted"
-    category = "cluster"
-    needs = ("kubeconfig",)
-
-    def run(self, ctx: Context) -> list[Finding]:
-        reach = ctx.kube.reachability()
-        target = reach.server or reach.context or "cluster"
-        details: dict[str, object] = {
-            "context": reach.context,
-            "server": reach.server,
-            "source": reach.source,
-        }
-        if reach.ok:
-            version = reach.version.get("gitVersion") or "unknown version"
-            return [
-                Finding.passed(
-                    target,
-                    f"the API server answered (Kubernetes {version}) and accepted the "
-                    f"credentials of context {reach.context or '(in-cluster)'}",
-                    **details,
-                    kubernetes_version=version,
-                )
-            ]
-        assert reach.error is not None
-        details.update(kind=reach.error.kind, status=reach.error.status)
-        if reach.error.command:  # an exec credential plugin: which one (never its env)
-            details["command"] = reach.error.command
-        if ctx.cancelled.is_set():  # SIGINT/SIGTERM stopped the plugin or the call: no verdict
-            interrupted = ctx.interrupted_finding(target, "the cluster answered")
-            interrupted.details.update(details, error=reach.error.message)
-            return [interrupted]
-        return [
-            Finding(
-                Status.FAIL,
-                target,
-                f"cannot use the cluster: {reach.error.message}",
-                reach.error.remediation(),
-                details=details,
-            )
-        ]
 
 
 class ClusterVersion(Check):
@@ -104,4 +63,4 @@ class ClusterVersion(Check):
         return [Finding.passed(target, f"Kubernetes {text} is inside {span}", **details)]
 
 
-CHECKS = [ClusterReachable(), ClusterVersion()]
+CHECKS = [ClusterVersion()]
