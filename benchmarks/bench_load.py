@@ -51,7 +51,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from preflight.scoring import SAMPLE_PAYLOAD  # noqa: E402
+from preflight.workload.scoring import SAMPLE_PAYLOAD  # noqa: E402
 
 PREFLIGHT = [sys.executable, "-m", "preflight"]
 _LISTENING = re.compile(r"listening on http://([^:\s]+):(\d+)")

@@ -144,10 +144,10 @@ __all__ = [
 def run_load(url: str, rate: float, duration: float, **options: Any) -> dict[str, Any]:
     """``preflight load`` in-process (open loop, constant rate): the dict ``--json`` prints.
 
-    Options as ``preflight.loadgen.run_load_async`` (warmup, timeout, payload, key, ca_bundle,
-    ...); ``key`` goes out as ``Authorization: Bearer`` and is masked in what comes back. Blocks
-    (its own event loop): call it from a plain ``run``, not from inside a running loop. Imported
-    on first use so that loading the checks stays cheap."""
-    from preflight.loadgen import run_load as _run_load
+    Options as ``preflight.workload.loadgen.run_load_async`` (warmup, timeout, payload, key,
+    ca_bundle, ...); ``key`` goes out as ``Authorization: Bearer`` and is masked in what comes
+    back. Blocks (its own event loop): call it from a plain ``run``, not from inside a running
+    loop. Imported on first use so that loading the checks stays cheap."""
+    from preflight.workload.loadgen import run_load as _run_load
 
     return _run_load(url, rate, duration, **options)

@@ -231,7 +231,7 @@ def serve_model_command(
     GET /healthz -> {"status": "ok"}
     Stops gracefully on SIGTERM/SIGINT.
     """
-    from preflight.scoring import ServeOptions, serve
+    from preflight.workload.scoring import ServeOptions, serve
 
     options = ServeOptions(
         host=host,
@@ -336,8 +336,9 @@ def load_command(
     from urllib.parse import urlsplit
 
     from preflight.clients.net import ProxySettings
-    from preflight.loadgen import format_table, load_payload, parse_headers, run_load
     from preflight.redact import Redactor
+    from preflight.workload.loadgen import format_table, run_load
+    from preflight.workload.request import load_payload, parse_headers
 
     redactor = Redactor([key or "", *(h.partition(":")[2].strip() for h in headers)])
     try:

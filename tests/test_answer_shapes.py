@@ -447,7 +447,7 @@ def test_imds_that_closes_before_answering_is_http(misbehaving_server: Any) -> N
 def test_load_generator_tls_abort_after_the_handshake_is_tls(
     tmp_path: Path, misbehaving_server: Any, tls_ca: trustme.CA, abort: str
 ) -> None:
-    from preflight.loadgen import run_load
+    from preflight.workload.loadgen import run_load
 
     server = misbehaving_server("tls_abort", abort=abort, hostnames=("127.0.0.1", "localhost"))
     bundle = tmp_path / "ca.pem"
@@ -458,7 +458,7 @@ def test_load_generator_tls_abort_after_the_handshake_is_tls(
 
 
 def test_load_generator_plain_close_is_still_closed(misbehaving_server: Any) -> None:
-    from preflight.loadgen import run_load
+    from preflight.workload.loadgen import run_load
 
     server = misbehaving_server("no_response")
     result = run_load(server.url + "/score", 5, 0.4, warmup=0, timeout=1)
@@ -519,7 +519,7 @@ def test_load_job_results_of_the_wrong_shape() -> None:
     [b"1" * 5000, b"[" * 5000, b'{"data": [[' + b"9" * 400 + b", 1, 1, 1]]}", b"\xff"],
 )
 def test_the_scoring_service_refuses_odd_bodies_with_400(body: bytes) -> None:
-    from preflight.scoring import BadInput, parse_request
+    from preflight.workload.scoring import BadInput, parse_request
 
     with pytest.raises(BadInput) as caught:
         parse_request(body)

@@ -28,15 +28,10 @@ from support import HttpServer, RefusedPort, TlsHttpServer, write_ca_bundle
 from test_scoring import ModelServer, serve_model
 
 from preflight.errors import UsageError
-from preflight.loadgen import (
-    Histogram,
-    parse_headers,
-    parse_url,
-    redact_url,
-    run_bound_s,
-    run_load,
-    run_load_async,
-)
+from preflight.redact import redact_url
+from preflight.workload.histogram import Histogram
+from preflight.workload.loadgen import run_bound_s, run_load, run_load_async
+from preflight.workload.request import parse_headers, parse_url
 
 SECRET = "sk-test-Zq8v2NcY4pRw7Lm1"
 ORDER = ("p50", "p90", "p95", "p99", "p999", "max")
@@ -117,9 +112,7 @@ def test_redact_url_is_one_function_for_proxies_and_endpoints() -> None:
     assert redact_url("proxy.corp:3128/#frag") == "proxy.corp:3128/#frag"
     # a userinfo with no password may itself be the token
     assert redact_url(f"https://{SECRET}@ep.example/x") == "https://***@ep.example/x"
-    assert redact_url(f"https://acct.blob.core.windows.net/c?sv=1&sig={SECRET}").endswith(
-        "sig=***"
-    )
+    assert redact_url(f"https://acct.blob.core.windows.net/c?sv=1&sig={SECRET}").endswith("sig=***")
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from preflight.scoring import (
+from preflight.workload.scoring import (
     N_FEATURES,
     SAMPLE_PAYLOAD,
     BadInput,

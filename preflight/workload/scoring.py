@@ -1,4 +1,4 @@
-"""The smoke-test model server behind ``preflight serve-model`` (DESIGN.md, ``smoke.inference``).
+"""The model server behind ``preflight serve-model``, which ``smoke.inference`` deploys and loads.
 
 The smoke check measures the latency of an inference service before and after the extension is
 installed. What it needs from the model is that it is *boring*: deterministic answers (so a
