@@ -7,9 +7,12 @@ every label of the planned ``nodeSelector``. The node list is read once per run 
 client caches it) and assessed once per run (``survey`` caches the result on the context), in one
 pass with no per-node API call, so 5,000 nodes cost milliseconds here.
 
-The extension documents no tolerations of its own (seeds 002/003), so any taint excludes a node
-unless the user declares a toleration they add themselves with
-``--set extension_tolerations=key[=value][:Effect],...``.
+The extension documents no tolerations of its own (its settings table:
+https://learn.microsoft.com/azure/machine-learning/how-to-deploy-kubernetes-extension#review-azure-machine-learning-extension-configuration-settings),
+so any taint excludes a node unless the user declares a toleration they add themselves with
+``--set extension_tolerations=key[=value][:Effect],...``. The same toleration rules serve the
+checks that read other pods' tolerations (``gpu.device-plugin``) and that start probe pods on
+tainted nodes (``pod_tolerations``).
 """
 
 from __future__ import annotations
@@ -122,13 +125,29 @@ def format_gib(value: float) -> str:
 # -- tolerations -------------------------------------------------------------------------------
 
 
+#: taints the node lifecycle controller sets on sick nodes: a probe pod never tolerates them
+LIFECYCLE_TAINTS = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.io/")
+
+
 @dataclass(frozen=True)
 class Toleration:
-    """A toleration the user adds to the extension's pods (Kubernetes matching rules)."""
+    """A toleration of a pod (Kubernetes matching rules): one the user adds to the extension's
+    pods (``parse_tolerations``), or one of a pod spec (``from_spec``)."""
 
     key: str  # "" (written "*") tolerates every key
     value: str | None  # None: operator Exists (any value)
     effect: str | None  # None: every effect
+
+    @classmethod
+    def from_spec(cls, toleration: Mapping[str, Any]) -> Toleration:
+        """A pod spec's toleration (``{"key": ..., "operator": "Exists"|"Equal", "value": ...,
+        "effect": ...}``; an empty key tolerates every taint)."""
+        exists = (toleration.get("operator") or "Equal") == "Exists"
+        return cls(
+            str(toleration.get("key") or ""),
+            None if exists else str(toleration.get("value") or ""),
+            str(toleration.get("effect") or "") or None,
+        )
 
     def tolerates(self, key: str, value: str, effect: str) -> bool:
         if self.key and self.key != key:
@@ -171,6 +190,30 @@ def parse_tolerations(text: str | None) -> tuple[list[Toleration], list[str]]:
             continue
         tolerations.append(Toleration(key, value.strip() if eq else None, effect))
     return tolerations, bad
+
+
+def pod_tolerations(taints: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The pod spec tolerations that tolerate exactly ``taints`` (a GPU pool's
+    ``sku=gpu:NoSchedule``), once each, never the lifecycle taints of sick nodes: how preflight's
+    own probe pods get onto tainted nodes."""
+    found: dict[tuple[str, str, str], dict[str, str]] = {}
+    for taint in taints:
+        key = str(taint.get("key") or "")
+        if not key or key.startswith(LIFECYCLE_TAINTS):
+            continue
+        value, effect = str(taint.get("value") or ""), str(taint.get("effect") or "")
+        toleration = {"key": key, "operator": "Equal" if value else "Exists"}
+        if value:
+            toleration["value"] = value
+        if effect:
+            toleration["effect"] = effect
+        found[(key, value, effect)] = toleration
+    return list(found.values())
+
+
+def taint_text(key: str, value: str, effect: str) -> str:
+    """``sku=gpu:NoSchedule``, or ``nvidia.com/gpu:NoSchedule`` for a taint without a value."""
+    return f"{key}={value}:{effect}" if value else f"{key}:{effect}"
 
 
 # -- node assessment ---------------------------------------------------------------------------
@@ -265,8 +308,7 @@ def assess(
             continue  # the lifecycle controller's taint for a reason already named
         if any(t.tolerates(key, value, effect) for t in tolerations):
             continue
-        shown = f"{key}={value}:{effect}" if value else f"{key}:{effect}"
-        reasons.append(Exclusion("taint", f"taint {shown} not tolerated"))
+        reasons.append(Exclusion("taint", f"taint {taint_text(key, value, effect)} not tolerated"))
     info = status.get("nodeInfo") or {}
     os_name = _platform(labels, info, "os")
     if os_name != "linux":

@@ -1,4 +1,5 @@
-"""What the Azure ML extension is and what its settings mean (seeds 002/003, endpoints.md).
+"""What the Azure ML extension is and what its settings mean, as its deployment page documents
+them (https://learn.microsoft.com/azure/machine-learning/how-to-deploy-kubernetes-extension).
 
 Shared by the extension, capacity and GPU checks so that every check reads a planned setting,
 its default and its documented values the same way. Data, not checks.
@@ -180,6 +181,12 @@ EXTENSION_NAME_PARAM = {
     "extension_name": "name of the Azure ML extension (az k8s-extension create --name); "
     "default azureml"
 }
+
+
+def extension_release(ctx: Context) -> str:
+    """The extension's name, which is also its Helm release's (``--set extension_name``,
+    default ``azureml``)."""
+    return ctx.param("extension_name", DEFAULT_EXTENSION_NAME) or DEFAULT_EXTENSION_NAME
 
 
 def cluster_type_of(ctx: Context) -> tuple[str, Finding | None]:

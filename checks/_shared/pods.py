@@ -1,7 +1,8 @@
 """Reading pods and their workloads without trusting their shape: which pods a workload's selector
-picks, what state each is in (Kubernetes' own reason, message, restarts, last exit code, image)
-and which registry an image comes from. Shared by the checks that judge what runs in a
-namespace (``extension.components``); no checks here.
+picks, what state each is in (Kubernetes' own reason, message, restarts, last exit code, image;
+or, for a one-line listing, just the reason and the restarts) and which registry an image comes
+from. Shared by the checks that judge pods they did not start (``extension.components``,
+``cluster.dns``'s CoreDNS pods, ``gpu.device-plugin``'s plugin pods); no checks here.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from preflight.checks._shared.kube_reads import meta
+from preflight.checks._shared.kube_reads import condition, is_ready, meta
 
 #: how much of a container's or the scheduler's message a finding quotes
 MESSAGE_LIMIT = 300
@@ -117,13 +118,6 @@ def _statuses(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _condition(pod: Mapping[str, Any], ctype: str) -> dict[str, Any]:
-    for cond in as_list(as_dict(pod.get("status")).get("conditions")):
-        if isinstance(cond, dict) and cond.get("type") == ctype:
-            return cond
-    return {}
-
-
 def _spec_image(pod: Mapping[str, Any], container: str) -> str:
     spec = as_dict(pod.get("spec"))
     for entry in [*as_list(spec.get("initContainers")), *as_list(spec.get("containers"))]:
@@ -196,13 +190,12 @@ def pod_state(pod: Mapping[str, Any]) -> PodState:
         owner=_owner_text(pod),
     )
     _last_termination(pod, state)
-    ready = _condition(pod, "Ready").get("status") == "True"
-    if phase == "Succeeded" or (phase == "Running" and ready):
+    if phase == "Succeeded" or (phase == "Running" and is_ready(pod)):
         state.ok = True
         return state
     if _container_problem(pod, state):
         return state
-    scheduled = _condition(pod, "PodScheduled")
+    scheduled = condition(pod, "PodScheduled")
     if scheduled.get("status") == "False":
         state.reason = as_str(scheduled.get("reason")) or "Unschedulable"
         state.message = trim(as_str(scheduled.get("message")))
@@ -212,7 +205,7 @@ def pod_state(pod: Mapping[str, Any]) -> PodState:
     elif phase == "Running":
         state.reason = "NotReady"
         state.message = trim(
-            as_str(_condition(pod, "Ready").get("message"))
+            as_str(condition(pod, "Ready").get("message"))
             or "running, but its readiness probe does not pass"
         )
     else:
@@ -264,3 +257,25 @@ def _owner_text(pod: Mapping[str, Any]) -> str:
         if isinstance(ref, dict) and ref.get("controller"):
             return f"{as_str(ref.get('kind')) or '?'}/{as_str(ref.get('name')) or '?'}"
     return ""
+
+
+def not_ready_reason(pod: Mapping[str, Any], running: str = "running, not ready") -> str:
+    """Why a pod is not ready, in a few of Kubernetes' words, for a one-line listing: the first
+    container that waits or ended (``CrashLoopBackOff (restarts 5)``), else ``running`` for a
+    container that runs unready, else why the scheduler left the pod (``Unschedulable: 0/3
+    nodes are available``), else its phase."""
+    status = as_dict(pod.get("status"))
+    for entry in as_list(status.get("containerStatuses")):
+        container = as_dict(entry)
+        state = as_dict(container.get("state"))
+        for key in ("waiting", "terminated"):
+            if state.get(key):
+                reason = as_dict(state[key]).get("reason") or key
+                return f"{reason} (restarts {container.get('restartCount', 0)})"
+        if not container.get("ready"):
+            return running
+    scheduled = condition(pod, "PodScheduled")
+    if scheduled.get("status") == "False":
+        reason = scheduled.get("reason") or "not scheduled"
+        return f"{reason}: {scheduled.get('message') or ''}".strip()
+    return str(status.get("phase") or "Pending")

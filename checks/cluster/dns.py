@@ -5,10 +5,11 @@ resolves from every pool's probe pod (checks/_shared/probe_fleet.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from preflight.api import Check, Context, Finding, KubeError, Status, path_for
+from preflight.checks._shared.kube_reads import is_ready
+from preflight.checks._shared.pods import not_ready_reason
 from preflight.checks._shared.probe_fleet import (
     CLUSTER_DNS_NAME,
     ENABLE,
@@ -18,29 +19,9 @@ from preflight.checks._shared.probe_fleet import (
 )
 
 COREDNS_SELECTOR = "k8s-app=kube-dns"
+#: what a CoreDNS pod that runs but is not ready is listed as
+RUNNING_NOT_READY = "running, not ready (readiness probe failing)"
 DNS_DOCS = "https://learn.microsoft.com/azure/aks/coredns-custom"
-
-
-def _pod_state(pod: Mapping[str, Any]) -> str:
-    """Why a pod is not ready, in Kubernetes' words."""
-    status = pod.get("status") or {}
-    for cs in status.get("containerStatuses") or []:
-        state = cs.get("state") or {}
-        for key in ("waiting", "terminated"):
-            if state.get(key):
-                reason = state[key].get("reason") or key
-                return f"{reason} (restarts {cs.get('restartCount', 0)})"
-        if not cs.get("ready"):
-            return "running, not ready (readiness probe failing)"
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
-            return f"{cond.get('reason') or 'not scheduled'}: {cond.get('message') or ''}".strip()
-    return str(status.get("phase") or "Pending")
-
-
-def _ready(pod: Mapping[str, Any]) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 class ClusterDns(Check):
@@ -99,10 +80,12 @@ class ClusterDns(Check):
                 )
         except KubeError:
             desired = None  # the pods alone still answer the question
-        ready = [p for p in pods if _ready(p)]
+        ready = [p for p in pods if is_ready(p)]
         desired = desired if desired is not None else len(pods)
         not_ready = {
-            str((p.get("metadata") or {}).get("name")): _pod_state(p) for p in pods if not _ready(p)
+            str((p.get("metadata") or {}).get("name")): not_ready_reason(p, RUNNING_NOT_READY)
+            for p in pods
+            if not is_ready(p)
         }
         details: dict[str, Any] = {
             "ready": len(ready),
@@ -149,13 +132,7 @@ class ClusterDns(Check):
         node = run.node or run.target.node
         base = {"node": node, "node_pool": run.target.pool, "vantage": "in-cluster"}
         if run.problem is not None and run.problem.details.get("pod_outcome") == "interrupted":
-            return Finding(
-                Status.ERROR,
-                CLUSTER_DNS_NAME,
-                f"not checked from {where}: {run.problem.message}",
-                run.problem.remediation,
-                details={**base, "interrupted": run.problem.details.get("interrupted")},
-            )
+            return _interrupted(where, run.problem, base)
         if run.problem is not None:
             return Finding.skipped(
                 CLUSTER_DNS_NAME,
@@ -166,13 +143,7 @@ class ClusterDns(Check):
             )
         line = next((r for r in run.resolutions if r.get("resolve") == CLUSTER_DNS_NAME), None)
         if run.cut_short is not None and (line is None or line.get("outcome") == "interrupted"):
-            return Finding(
-                Status.ERROR,
-                CLUSTER_DNS_NAME,
-                f"not checked from {where}: {run.cut_short.message}",
-                run.cut_short.remediation,
-                details={**base, "interrupted": run.cut_short.details.get("interrupted")},
-            )
+            return _interrupted(where, run.cut_short, base)
         if line is None:
             return Finding.errored(
                 CLUSTER_DNS_NAME,
@@ -201,6 +172,18 @@ class ClusterDns(Check):
             DNS_DOCS,
             **details,
         )
+
+
+def _interrupted(where: str, why: Finding, base: dict[str, Any]) -> Finding:
+    """The name was not resolved from ``where`` because the run or the pod was stopped first
+    (``why``: the fleet's finding saying so): an error, never a fail."""
+    return Finding(
+        Status.ERROR,
+        CLUSTER_DNS_NAME,
+        f"not checked from {where}: {why.message}",
+        why.remediation,
+        details={**base, "interrupted": why.details.get("interrupted")},
+    )
 
 
 CHECKS = [ClusterDns()]

@@ -39,11 +39,11 @@ from preflight.checks._shared.kube_reads import (
     unverified,
 )
 from preflight.checks._shared.plan import (
-    DEFAULT_EXTENSION_NAME,
     DOCS_TROUBLESHOOT,
     EXTENSION_NAME_PARAM,
     NAMESPACE,
     Plan,
+    extension_release,
 )
 
 DOCS_OWNERSHIP = (
@@ -124,7 +124,7 @@ class ExtensionConflicts(Check):
 
     def run(self, ctx: Context) -> list[Finding]:
         plan = Plan(ctx.extension_settings)
-        release = ctx.param("extension_name", DEFAULT_EXTENSION_NAME) or DEFAULT_EXTENSION_NAME
+        release = extension_release(ctx)
         inventory = Inventory(ctx)
         findings = [self._component(c, inventory, plan, release) for c in COMPONENTS]
         findings += self._legacy_fe(ctx, inventory)

@@ -5,9 +5,9 @@ Kubernetes sees a GPU only through a device plugin: without one, ``nvidia.com/gp
 allocatable and every GPU-requesting pod of the extension stays Pending; with two (the AKS or
 gpu-operator plugin plus the one the extension installs with ``installNvidiaDevicePlugin=True``)
 both register ``nvidia.com/gpu`` on the same node and fight over it. So, per GPU node
-(``gpus.gpu_nodes``: capacity, labels, N-series VM size), one finding (target: the node name):
+(checks/gpu/gpu_nodes.py: capacity, labels, N-series VM size), one finding (target: the node name):
 
-- ``nvidia.com/gpu`` allocatable and equal to what the VM size has (``gpus.AZURE_GPU_SIZES``):
+- ``nvidia.com/gpu`` allocatable and equal to what the VM size has (``gpu_nodes.AZURE_GPU_SIZES``):
   capacity 4 with allocatable 0 means the plugin marked every GPU unhealthy or stopped; fewer
   than the VM size has means a GPU is missing or unhealthy;
 - a device plugin DaemonSet (AKS's ``nvidia-device-plugin-daemonset``, gpu-operator's, NVIDIA's
@@ -19,7 +19,7 @@ both register ``nvidia.com/gpu`` on the same node and fight over it. So, per GPU
   ``nvidia.com/mig.strategy``.
 
 Then one finding per setting (target: the setting key) carrying ``details["recommend"]`` for
-the corrected command (checks/recommendation.py): GPU nodes and no plugin ->
+the corrected command (checks/extension/recommendation.py): GPU nodes and no plugin ->
 ``installNvidiaDevicePlugin=True``; a plugin already there and the plan says True ->
 ``False`` (the clash extension.conflicts also reports); likewise ``installDcgmExporter``:
 True when GPU nodes have no DCGM exporter (unless the plan says False), False when one runs and
@@ -42,6 +42,7 @@ from preflight.checks._shared.bundled import DCGM
 from preflight.checks._shared.kube_reads import (
     Inventory,
     Read,
+    is_ready,
     labels,
     list_all,
     meta,
@@ -49,14 +50,15 @@ from preflight.checks._shared.kube_reads import (
     planned_bool,
 )
 from preflight.checks._shared.kube_reads import ref as ref_of
-from preflight.checks._shared.nodes import NODES_PATH
+from preflight.checks._shared.nodes import BLOCKING_EFFECTS, NODES_PATH, Toleration, taint_text
 from preflight.checks._shared.plan import (
-    DEFAULT_EXTENSION_NAME,
     DOCS_SETTINGS,
     DOCS_TROUBLESHOOT,
     EXTENSION_NAME_PARAM,
     Plan,
+    extension_release,
 )
+from preflight.checks._shared.pods import not_ready_reason
 from preflight.checks.gpu.gpu_nodes import SIZES_SOURCE, GpuNode, gpu_nodes
 
 DOCS_AKS_GPU = "https://learn.microsoft.com/azure/aks/gpu-cluster"
@@ -74,7 +76,6 @@ DCGM_SETTING = "installDcgmExporter"
 PLUGIN_NAME = re.compile(r"nvidia-(gpu-)?device-plugin")
 PLUGIN_APP_NAMES = ("nvidia-device-plugin", "nvidia-device-plugin-daemonset")
 NOT_PLUGIN = re.compile(r"mps-control|validator")
-BLOCKING = ("NoSchedule", "NoExecute")
 
 
 def is_device_plugin(ds: Mapping[str, Any]) -> bool:
@@ -137,49 +138,18 @@ class Plugin:
             for k, v in (spec.get("nodeSelector") or {}).items()
             if node.labels.get(str(k)) != str(v)
         ]
-        tolerations = spec.get("tolerations") or []
+        tolerations = [
+            Toleration.from_spec(t) for t in spec.get("tolerations") or [] if isinstance(t, Mapping)
+        ]
         for taint in node.taints:
             effect = str(taint.get("effect") or "")
             key = str(taint.get("key") or "")
-            if effect not in BLOCKING or key.startswith("node.kubernetes.io/"):
+            if effect not in BLOCKING_EFFECTS or key.startswith("node.kubernetes.io/"):
                 continue
-            if not any(_tolerates(t, taint) for t in tolerations if isinstance(t, Mapping)):
-                value = taint.get("value")
-                shown = f"{key}={value}:{effect}" if value else f"{key}:{effect}"
-                reasons.append(f"taint {shown} not tolerated")
+            value = str(taint.get("value") or "")
+            if not any(t.tolerates(key, value, effect) for t in tolerations):
+                reasons.append(f"taint {taint_text(key, value, effect)} not tolerated")
         return "; ".join(reasons)
-
-
-def _tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """Kubernetes' toleration matching (operator Exists/Equal, empty key = every taint)."""
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    effect = toleration.get("effect")
-    if effect and effect != taint.get("effect"):
-        return False
-    if (toleration.get("operator") or "Equal") == "Exists":
-        return True
-    return str(toleration.get("value") or "") == str(taint.get("value") or "")
-
-
-def _pod_ready(pod: Mapping[str, Any]) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def _pod_state(pod: Mapping[str, Any]) -> str:
-    """Why a pod is not ready, in Kubernetes' words (CrashLoopBackOff, restarts 5)."""
-    status = pod.get("status") or {}
-    for cs in status.get("containerStatuses") or []:
-        state = cs.get("state") or {}
-        for key in ("waiting", "terminated"):
-            if state.get(key):
-                reason = state[key].get("reason") or key
-                return f"{reason} (restarts {cs.get('restartCount', 0)})"
-        if not cs.get("ready"):
-            return "running, not ready"
-    return str(status.get("phase") or "Pending")
 
 
 def _all_ready(plugin: Plugin) -> bool:
@@ -264,7 +234,7 @@ class GpuDevicePlugin(Check):
     parameters = EXTENSION_NAME_PARAM
 
     def run(self, ctx: Context) -> list[Finding]:
-        release = ctx.param("extension_name", DEFAULT_EXTENSION_NAME) or DEFAULT_EXTENSION_NAME
+        release = extension_release(ctx)
         try:
             nodes = gpu_nodes(ctx.kube.list(NODES_PATH))
         except KubeError as exc:
@@ -307,14 +277,14 @@ class GpuDevicePlugin(Check):
         details = _node_details(node)
         problems: list[tuple[Status, str, str]] = []  # (status, text, remediation)
         on_node = [(p, pod) for p in plugins for pod in p.pods.get(node.name, [])]
-        ready = [(p, pod) for p, pod in on_node if _pod_ready(pod)]
+        ready = [(p, pod) for p, pod in on_node if is_ready(pod)]
         if on_node:
             details["device_plugin_pods"] = [
                 {
                     "daemonset": p.ref,
                     "pod": meta(pod).get("name"),
-                    "ready": _pod_ready(pod),
-                    "state": "ready" if _pod_ready(pod) else _pod_state(pod),
+                    "ready": is_ready(pod),
+                    "state": "ready" if is_ready(pod) else not_ready_reason(pod),
                 }
                 for p, pod in on_node
             ]
@@ -378,7 +348,7 @@ class GpuDevicePlugin(Check):
             )
         elif on_node and not ready:
             states = ", ".join(
-                f"{meta(pod).get('namespace')}/{meta(pod).get('name')}: {_pod_state(pod)}"
+                f"{meta(pod).get('namespace')}/{meta(pod).get('name')}: {not_ready_reason(pod)}"
                 for _, pod in on_node
             )
             problems.append(
