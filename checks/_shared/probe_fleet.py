@@ -32,7 +32,7 @@ import dataclasses
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,14 +45,19 @@ from preflight.api import (
     KubeError,
     Status,
     explain,
-    job_manifest,
-    parse_probe_output,
     path_for,
-    preflight_command,
-    probe_interrupted,
     run_namespace,
 )
-from preflight.checks._shared.pod_platform import pod_annotations
+from preflight.checks._shared.nodes import pod_tolerations
+from preflight.checks._shared.probe_pods import (
+    INCOMPLETE_REMEDY,
+    POOL_ENV,
+    STOPPED_REMEDY,
+    job_name,
+    probe_job,
+    read_log,
+    stopped_why,
+)
 
 #: node labels naming a node's pool, most specific first (AKS, kubeadm-style AKS, EKS, GKE)
 POOL_LABELS = (
@@ -67,10 +72,6 @@ PROBE_CHECKS = ("dns.resolve", "egress.https")
 #: how a probe pod gets the run's profile and CA bundle (text: a pod cannot read our files);
 #: not PREFLIGHT_<OPTION>, which are the environment defaults of ``preflight run``'s options
 PROFILE_ENV, CA_ENV = "PREFLIGHT_PROBE_PROFILE", "PREFLIGHT_PROBE_CA_BUNDLE"
-NODE_ENV, POOL_ENV = "PREFLIGHT_NODE_NAME", "PREFLIGHT_NODE_POOL"
-#: taints the node lifecycle controller sets on sick nodes: never tolerated (such nodes are
-#: left out, not probed)
-_LIFECYCLE_TAINTS = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.io/")
 
 
 IN_CLUSTER_DOCS = "https://learn.microsoft.com/azure/aks/outbound-rules-control-egress"
@@ -183,25 +184,6 @@ def _usable(node: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _tolerations(nodes: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Tolerate exactly the taints the pool's nodes carry (a GPU pool's ``sku=gpu:NoSchedule``),
-    not the lifecycle taints of sick nodes."""
-    found: dict[tuple[str, str, str], dict[str, str]] = {}
-    for node in nodes:
-        for taint in (node.get("spec") or {}).get("taints") or []:
-            key = str(taint.get("key") or "")
-            if not key or key.startswith(_LIFECYCLE_TAINTS):
-                continue
-            value, effect = str(taint.get("value") or ""), str(taint.get("effect") or "")
-            toleration = {"key": key, "operator": "Equal" if value else "Exists"}
-            if value:
-                toleration["value"] = value
-            if effect:
-                toleration["effect"] = effect
-            found[(key, value, effect)] = toleration
-    return list(found.values())
-
-
 def plan(nodes: list[dict[str, Any]], per_node: bool) -> tuple[list[Target], list[Skipped]]:
     """Which probe pods to start: one per pool with a usable node (or one per usable node)."""
     pools: dict[str, list[dict[str, Any]]] = {}
@@ -219,7 +201,10 @@ def plan(nodes: list[dict[str, Any]], per_node: bool) -> tuple[list[Target], lis
             more = f" and {len(members) - 5} more" if len(members) > 5 else ""
             skipped.append(Skipped(pool, f"no node of pool {pool} can run a probe: {why}{more}"))
             continue
-        tolerations = _tolerations(usable)
+        # exactly the taints the pool's nodes carry (sick nodes are left out, not probed)
+        tolerations = pod_tolerations(
+            t for n in usable for t in (n.get("spec") or {}).get("taints") or []
+        )
         names = [_name(n) for n in usable]
         if per_node:
             targets += [Target(pool, labels[pool], n, [n], tolerations) for n in names]
@@ -228,8 +213,7 @@ def plan(nodes: list[dict[str, Any]], per_node: bool) -> tuple[list[Target], lis
         else:
             targets.append(Target(pool, labels[pool], None, names, tolerations))
     for index, target in enumerate(targets):
-        slug = re.sub(r"[^a-z0-9-]+", "-", (target.node or target.pool).lower()).strip("-")
-        target.job = f"probe-{index:03d}-{slug}"[:52].rstrip("-")
+        target.job = job_name("probe", index, target.node or target.pool)
     return targets, skipped
 
 
@@ -284,21 +268,15 @@ def _manifest(
     """The Job for one target: pinned to its node (probe_per=node) or its pool's label,
     tolerating the pool's taints, telling the probe where it runs through the downward API."""
     selector = {target.pool_label: target.pool} if target.pool_label and not target.node else None
-    manifest = job_manifest(
+    manifest = probe_job(
         ctx,
         target.job,
-        preflight_command("probe"),
-        args=args,
-        node_selector=selector,
-        node_name=target.node,
-        tolerations=target.tolerations,
+        args,
+        limit=limit,
         env={**env, POOL_ENV: target.pool},
-        active_deadline_s=limit + 30,
-        annotations=pod_annotations(ctx),
-    )
-    container = manifest["spec"]["template"]["spec"]["containers"][0]
-    container.setdefault("env", []).append(
-        {"name": NODE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+        tolerations=target.tolerations,
+        node_name=target.node,
+        node_selector=selector,
     )
     labels = manifest["spec"]["template"].setdefault("metadata", {}).setdefault("labels", {})
     labels["preflight.io/node-pool"] = (
@@ -423,14 +401,13 @@ def _interrupted(ctx: Context, target: Target, what: str) -> Finding:
 def _cut_short(target: Target, signame: str, outcome: Any, details: dict[str, Any]) -> Finding:
     """A probe pod stopped by a signal (its deadline, its deletion, a node drain) that still
     printed what it had: an error for the pool, not a crash."""
-    why = f"the pod ended {outcome.reason}" if outcome.reason else "the pod was stopped"
     return Finding(
         Status.ERROR,
         pod_place(target),
-        f"{pod_place(target)}: the probe was interrupted ({signame}) before it finished ({why}); "
-        "the targets it finished are reported, the others say interrupted",
-        "the pod was stopped from outside (its activeDeadlineSeconds, a deletion, a node "
-        "drain): run preflight again; raise --deadline if the deadline stopped it",
+        f"{pod_place(target)}: the probe was interrupted ({signame}) before it finished "
+        f"({stopped_why(outcome)}); the targets it finished are reported, the others say "
+        "interrupted",
+        STOPPED_REMEDY,
         IN_CLUSTER_DOCS,
         details={
             **details,
@@ -499,39 +476,32 @@ def _collect(ctx: Context, namespace: Any, run: ProbeRun, limit: float) -> None:
         )
         return
     details = {"pod_outcome": outcome.reason, **_outcome_details(outcome)}
-    text = ""
-    if outcome.pod:
-        try:
-            text = namespace.logs(outcome.pod)
-        except KubeError as exc:
-            if outcome.ok:
-                run.problem = _pod_problem(
-                    target,
-                    f"the probe finished but its log could not be read: {exc.message}",
-                    exc.remediation(),
-                    details,
-                )
-                return
-    lines, complete = parse_probe_output(text)
-    signame = probe_interrupted(text) if complete else None
-    if signame:  # stopped by a signal, said so: what it finished, and an error for the rest
-        run.cut_short = _cut_short(target, signame, outcome, details)
+    log = read_log(namespace, outcome)
+    if log.error is not None and outcome.ok:
+        run.problem = _pod_problem(
+            target,
+            f"the probe finished but its log could not be read: {log.error.message}",
+            log.error.remediation(),
+            details,
+        )
+        return
+    if log.signame:  # stopped by a signal, said so: what it finished, and an error for the rest
+        run.cut_short = _cut_short(target, log.signame, outcome, details)
     elif not outcome.ok:
         message, remedy = explain(outcome)
         run.problem = _pod_problem(
             target, message + _quoted_events(outcome, message), remedy, details
         )
         return
-    if not complete:
-        tail = " | ".join(text.strip().splitlines()[-5:]) or "nothing"
+    if not log.complete:
         run.problem = _pod_problem(
             target,
-            f"the probe's output is incomplete (no done line; it printed: {tail})",
-            "the pod was stopped before it finished: raise --deadline, or read the pod's log",
+            f"the probe's output is incomplete (no done line; it printed: {log.tail()})",
+            INCOMPLETE_REMEDY,
             details,
         )
         return
-    for line in lines:
+    for line in log.lines:
         if "resolve" in line:
             run.resolutions.append(line)
         elif line.get("check") in PROBE_CHECKS:

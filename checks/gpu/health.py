@@ -1,5 +1,7 @@
-"""``gpu.health``: NVML's view of every GPU, judged the way the NVIDIA device plugin and NVIDIA's
-field guides judge it (endpoints.md, "GPU health facts").
+"""``gpu.health``: NVML's view of every GPU, judged the way the NVIDIA device plugin
+(https://github.com/NVIDIA/k8s-device-plugin) and NVIDIA's field guides judge it (``DOCS_XID``,
+``DOCS_MEMORY`` and ``DOCS_THERMAL`` below: the XID, GPU memory error and clock-event pages of
+https://docs.nvidia.com).
 
 A node whose GPUs carry pending memory repairs, uncorrectable ECC errors or a fallen-off-the-bus
 GPU schedules the extension's training and inference pods and then fails them in ways that look
@@ -26,7 +28,7 @@ listens, so the check listens for ``--set xid_window`` (default 5s; 0 turns it o
 reads the GPUs, in a daemon thread that stops with the run.
 
 With ``--in-cluster`` the same check runs on every GPU node from a probe pod (see
-``gpu_probes``); without it, on the host preflight runs on.
+node_probes.py); without it, on the host preflight runs on.
 """
 
 from __future__ import annotations
@@ -53,10 +55,10 @@ from preflight.api import (
     run_in_daemon_thread,
     truthy,
 )
+from preflight.checks._shared.probe_pods import NODE_ENV
 from preflight.checks.gpu.node_probes import ALLOCATION_PARAM, probe_gpu_nodes
 from preflight.checks.gpu.node_probes import PARAMETERS as PROBE_PARAMETERS
 
-NODE_ENV = "PREFLIGHT_NODE_NAME"
 XID_WINDOW_PARAM = "xid_window"
 DEFAULT_XID_WINDOW_S = 5.0
 MAX_XID_WINDOW_S = 600.0
@@ -323,6 +325,16 @@ def _enabled(value: Any) -> Any:
     return _shown(value)
 
 
+def _mode(details: dict[str, Any], key: str, value: Any) -> None:
+    """A mode NVML reports as (current, pending), ECC's or MIG's: ``key`` and ``key_pending``
+    (only ``key``, saying why, when it was not read)."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        details[key] = _enabled(value[0])
+        details[f"{key}_pending"] = _enabled(value[1])
+    else:
+        details[key] = _shown(value)
+
+
 def gpu_details(node: str, gpu: GpuReading, sampling: EventSampling | None) -> dict[str, Any]:
     """The per-GPU record: every field listed in the module docstring, flat, JSON-ready."""
     v = gpu.values
@@ -336,12 +348,7 @@ def gpu_details(node: str, gpu: GpuReading, sampling: EventSampling | None) -> d
         details["memory_used_mib"] = int(memory.used) // MIB
     else:
         details["memory_total_mib"] = _shown(memory)
-    ecc = v.get("ecc_mode")
-    if isinstance(ecc, list | tuple) and len(ecc) == 2:
-        details["ecc_mode"] = _enabled(ecc[0])
-        details["ecc_mode_pending"] = _enabled(ecc[1])
-    else:
-        details["ecc_mode"] = _shown(ecc)
+    _mode(details, "ecc_mode", v.get("ecc_mode"))
     details["ecc_uncorrected_volatile"] = _shown(v.get("ecc_volatile"))
     details["ecc_uncorrected_aggregate"] = _shown(v.get("ecc_aggregate"))
     retired = v.get("retired_pending")
@@ -372,12 +379,7 @@ def gpu_details(node: str, gpu: GpuReading, sampling: EventSampling | None) -> d
     details["power_w"] = round(power / 1000, 1) if isinstance(power, int) else _shown(power)
     details["power_limit_w"] = round(limit / 1000, 1) if isinstance(limit, int) else _shown(limit)
     details["persistence_mode"] = _enabled(v.get("persistence"))
-    mig = v.get("mig_mode")
-    if isinstance(mig, list | tuple) and len(mig) == 2:
-        details["mig_mode"] = _enabled(mig[0])
-        details["mig_mode_pending"] = _enabled(mig[1])
-    else:
-        details["mig_mode"] = _shown(mig)
+    _mode(details, "mig_mode", v.get("mig_mode"))
     details.update(_xid_details(gpu, sampling))
     if gpu.lost is not None:
         details["lost"] = True

@@ -26,7 +26,6 @@ extension's GPU workloads.
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,27 +38,29 @@ from preflight.api import (
     RunNamespace,
     Status,
     explain,
-    job_manifest,
-    parse_probe_output,
-    preflight_command,
-    probe_interrupted,
     run_in_daemon_thread,
     run_namespace,
     truthy,
 )
-from preflight.checks._shared.nodes import NODES_PATH
-from preflight.checks._shared.pod_platform import pod_annotations
+from preflight.checks._shared.nodes import NODES_PATH, pod_tolerations
+from preflight.checks._shared.probe_pods import (
+    INCOMPLETE_REMEDY,
+    POOL_ENV,
+    STOPPED_REMEDY,
+    job_name,
+    probe_job,
+    read_log,
+    stopped_why,
+)
 from preflight.checks.gpu.gpu_nodes import GpuNode, gpu_nodes
 
 CHECK = "gpu.health"
-NODE_ENV, POOL_ENV = "PREFLIGHT_NODE_NAME", "PREFLIGHT_NODE_POOL"
 ALLOCATION_PARAM = "gpu_allocation_test"
 #: the NVIDIA container runtime mounts every GPU and the driver's utility libraries (NVML)
 VISIBLE_ALL = {"NVIDIA_VISIBLE_DEVICES": "all", "NVIDIA_DRIVER_CAPABILITIES": "utility"}
 #: the probe's own time on top of the XID window: start-up, NVML init, reading 8 GPUs
 PROBE_OVERHEAD_S = 20.0
 DOCS_RUNTIME = "https://learn.microsoft.com/azure/aks/gpu-cluster"
-_LIFECYCLE_TAINTS = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.io/")
 
 PARAMETERS = {
     ALLOCATION_PARAM: "true: with --in-cluster, also run a short pod requesting nvidia.com/gpu "
@@ -80,28 +81,14 @@ class NodeProbe:
     #: ``lines``: an error for the node beside the findings it finished
     cut_short: Finding | None = None
 
+    @property
+    def target(self) -> str:
+        """What its findings are about: the node, or the node's allocation test."""
+        return f"{self.node.name}/allocation" if self.allocation else self.node.name
 
-def _job_name(prefix: str, index: int, node: str) -> str:
-    slug = re.sub(r"[^a-z0-9-]+", "-", node.lower()).strip("-")
-    return f"{prefix}-{index:03d}-{slug}"[:52].rstrip("-")
-
-
-def _tolerations(node: GpuNode) -> list[dict[str, str]]:
-    """Tolerate exactly the node's own taints (sku=gpu:NoSchedule, nvidia.com/gpu:NoSchedule),
-    never the lifecycle taints of a sick node."""
-    found: list[dict[str, str]] = []
-    for taint in node.taints:
-        key = str(taint.get("key") or "")
-        if not key or key.startswith(_LIFECYCLE_TAINTS):
-            continue
-        value, effect = str(taint.get("value") or ""), str(taint.get("effect") or "")
-        toleration = {"key": key, "operator": "Equal" if value else "Exists"}
-        if value:
-            toleration["value"] = value
-        if effect:
-            toleration["effect"] = effect
-        found.append(toleration)
-    return found
+    @property
+    def kind(self) -> str:
+        return "GPU allocation test" if self.allocation else "GPU probe"
 
 
 def _manifest(ctx: Context, probe: NodeProbe, window: float, limit: float) -> dict[str, Any]:
@@ -124,32 +111,24 @@ def _manifest(ctx: Context, probe: NodeProbe, window: float, limit: float) -> di
         }
     else:
         env.update(VISIBLE_ALL)
-    manifest = job_manifest(
+    return probe_job(
         ctx,
         probe.job,
-        preflight_command("probe"),
-        args=args,
-        node_name=probe.node.name,
-        tolerations=_tolerations(probe.node),
+        args,
+        limit=limit,
         env=env,
+        # exactly the node's own taints (sku=gpu:NoSchedule, nvidia.com/gpu:NoSchedule)
+        tolerations=pod_tolerations(probe.node.taints),
+        node_name=probe.node.name,
         resources=resources,
-        active_deadline_s=limit + 30,
-        annotations=pod_annotations(ctx),
     )
-    container = manifest["spec"]["template"]["spec"]["containers"][0]
-    container.setdefault("env", []).append(
-        {"name": NODE_ENV, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
-    )
-    return manifest
 
 
 def _node_problem(probe: NodeProbe, message: str, remedy: str, **details: Any) -> Finding:
     node = probe.node
-    target = f"{node.name}/allocation" if probe.allocation else node.name
-    what = "GPU allocation test" if probe.allocation else "GPU probe"
     return Finding.failed(
-        target,
-        f"the {what} pod on node {node.name} gave no result: {message}",
+        probe.target,
+        f"the {probe.kind} pod on node {node.name} gave no result: {message}",
         remedy,
         DOCS_RUNTIME,
         node=node.name,
@@ -162,11 +141,9 @@ def _node_problem(probe: NodeProbe, message: str, remedy: str, **details: Any) -
 def _interrupted(ctx: Context, probe: NodeProbe, what: str) -> Finding:
     """The run was interrupted before this node's probe concluded: an error, never a fail."""
     node = probe.node
-    target = f"{node.name}/allocation" if probe.allocation else node.name
-    kind = "GPU allocation test" if probe.allocation else "GPU probe"
     return ctx.interrupted_finding(
-        target,
-        f"the {kind} pod on node {node.name} {what}",
+        probe.target,
+        f"the {probe.kind} pod on node {node.name} {what}",
         node=node.name,
         node_pool=node.pool,
         probe_job=probe.job,
@@ -196,35 +173,27 @@ def _collect(ns: RunNamespace, probe: NodeProbe, limit: float) -> None:
             node=probe.node.name,
         )
         return
-    text = ""
-    if outcome.pod:
-        try:
-            text = ns.logs(outcome.pod)
-        except KubeError as exc:
-            if outcome.ok:
-                probe.problem = _node_problem(
-                    probe,
-                    f"its log could not be read ({exc.message})",
-                    exc.remediation(),
-                    probe_outcome=outcome.reason,
-                    **facts,
-                )
-                return
-    lines, complete = parse_probe_output(text)
-    signame = probe_interrupted(text) if complete else None
-    if signame:  # stopped by a signal and said so: not a crash of the node's GPU stack
-        why = f"the pod ended {outcome.reason}" if outcome.reason else "the pod was stopped"
+    log = read_log(ns, outcome)
+    if log.error is not None and outcome.ok:
+        probe.problem = _node_problem(
+            probe,
+            f"its log could not be read ({log.error.message})",
+            log.error.remediation(),
+            probe_outcome=outcome.reason,
+            **facts,
+        )
+        return
+    if log.signame:  # stopped by a signal and said so: not a crash of the node's GPU stack
         probe.cut_short = Finding.errored(
-            f"{probe.node.name}/allocation" if probe.allocation else probe.node.name,
-            f"the GPU probe on node {probe.node.name} was interrupted ({signame}) before it "
-            f"finished ({why})",
-            "the pod was stopped from outside (its activeDeadlineSeconds, a deletion, a node "
-            "drain): run preflight again; raise --deadline if the deadline stopped it",
+            probe.target,
+            f"the GPU probe on node {probe.node.name} was interrupted ({log.signame}) before it "
+            f"finished ({stopped_why(outcome)})",
+            STOPPED_REMEDY,
             node=probe.node.name,
             node_pool=probe.node.pool,
             probe_job=probe.job,
             probe_outcome="interrupted",
-            interrupted=signame,
+            interrupted=log.signame,
             **facts,
         )
     elif not outcome.ok:
@@ -233,13 +202,12 @@ def _collect(ns: RunNamespace, probe: NodeProbe, limit: float) -> None:
             probe, message, remedy, probe_outcome=outcome.reason or "failed", **facts
         )
         return
-    probe.lines, probe.complete = lines, complete
+    probe.lines, probe.complete = log.lines, log.complete
     if not probe.complete:
-        tail = " | ".join(text.strip().splitlines()[-5:]) or "nothing"
         probe.problem = _node_problem(
             probe,
-            f"its output is incomplete (no done line; it printed: {tail})",
-            "the pod was stopped before it finished: raise --deadline, or read the pod's log",
+            f"its output is incomplete (no done line; it printed: {log.tail()})",
+            INCOMPLETE_REMEDY,
             probe_outcome="incomplete",
             **facts,
         )
@@ -353,10 +321,10 @@ def _run(ctx: Context, window: float) -> list[Finding]:
             Finding.failed(ns.name, f"cannot create the probes' namespace: {message}", remedy),
         ]
     allocation = bool(truthy(ctx.param(ALLOCATION_PARAM)))
-    probes = [NodeProbe(n, _job_name("gpu", i, n.name)) for i, n in enumerate(usable)]
+    probes = [NodeProbe(n, job_name("gpu", i, n.name)) for i, n in enumerate(usable)]
     if allocation:
         probes += [
-            NodeProbe(n, _job_name("gpu-alloc", i, n.name), allocation=True)
+            NodeProbe(n, job_name("gpu-alloc", i, n.name), allocation=True)
             for i, n in enumerate(usable)
         ]
     limit = max(10.0, ctx.remaining() - 10)
