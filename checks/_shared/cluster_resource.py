@@ -1,6 +1,7 @@
-"""What the Azure checks share: their ``--set`` parameters, the one read of the cluster resource
-per run (AKS ``managedClusters``, Arc ``connectedClusters``, or the offline ``aks_json`` file), and
-how an Azure Resource Manager error becomes a finding. No checks here.
+"""What the checks that go to Azure Resource Manager share (the ``azure`` family, and the
+extension's resource in ``extension.installed``): their ``--set`` parameters, the one read of the
+cluster resource per run (AKS ``managedClusters``, Arc ``connectedClusters``, or the offline
+``aks_json`` file), and how an Azure Resource Manager error becomes a finding. No checks here.
 
 The cluster resource is read once, whatever number of checks look at it: the first check to ask
 starts an asyncio task kept on the run's context, the others await the same task (shielded, so the

@@ -1,6 +1,7 @@
 """``extension.installed``: the Azure ML extension resource in Azure Resource Manager, read the way
-seeds 002/003 tell a person to verify the install (``az k8s-extension show`` until
-``provisioningState`` is ``Succeeded``).
+the deployment page tells a person to verify the install (``az k8s-extension show`` until
+``provisioningState`` is ``Succeeded``):
+https://learn.microsoft.com/azure/machine-learning/how-to-deploy-kubernetes-extension#verify-azure-machine-learning-extension-deployment
 
 Found by type (``Microsoft.AzureML.Kubernetes``), never by name, on the managed (AKS) or
 connected (Arc) cluster named by ``--set``. ``Succeeded`` passes with the version and the
@@ -20,6 +21,7 @@ import time
 from typing import Any
 
 from preflight.api import ArmError, Check, Context, Finding, Status, parse_resource_id
+from preflight.checks._shared.cluster_resource import parameters_named
 from preflight.checks._shared.healthcodes import CodeInfo, explain, foreseen_by
 from preflight.checks._shared.kube_reads import age_text
 from preflight.checks._shared.plan import DEFAULT_EXTENSION_NAME, DOCS_TROUBLESHOOT, EXTENSION_TYPE
@@ -38,15 +40,12 @@ DOCS_DEPLOY = (
     "https://learn.microsoft.com/azure/machine-learning/how-to-deploy-kubernetes-extension"
     "#azure-machine-learning-extension-deployment---cli-examples-and-azure-portal"
 )
-PENDING_MINUTES = 15.0  # an install normally settles within minutes (seed 002: "first few")
+PENDING_MINUTES = 15.0  # an install normally settles within minutes (DOCS_VERIFY: "first few")
 POLL_SECONDS = 10.0
 CODE = re.compile(r"\bE4\d{4}\b")
 
 PARAMETERS = {
-    "subscription_id": "subscription of the AKS or Arc-enabled cluster resource",
-    "resource_group": "resource group of the cluster",
-    "cluster_name": "name of the AKS or Arc-enabled cluster resource",
-    "cluster_type": "aks (managedClusters, the default) or arc (connectedClusters)",
+    **parameters_named("subscription_id", "resource_group", "cluster_name", "cluster_type"),
     "extension_pending_minutes": (
         "how long an extension may stay Pending before it is reported as stuck (default 15)"
     ),
@@ -68,7 +67,7 @@ def _non_negative(value: str) -> float:
 
 
 class ExtensionInstalled(Check):
-    """Seeds 002/003 end with "Verify Azure Machine Learning extension deployment": this is
+    """The deployment page ends with "Verify Azure Machine Learning extension deployment": this is
     the first half, the resource in Azure, so that nobody reads ``az k8s-extension show`` by
     hand."""
 

@@ -30,6 +30,7 @@ from preflight.checks._shared.cluster_resource import (
     missing_parameters_text,
 )
 from preflight.checks._shared.json_files import read_json
+from preflight.checks._shared.kube_reads import timestamp
 from preflight.checks._shared.plan import EXTENSION_TYPE, cluster_type_of
 
 EXTENSIONS_API = "2023-05-01"  # Microsoft.KubernetesConfiguration/extensions, GA
@@ -140,14 +141,7 @@ class InstalledExtension:
     def stamp(self, key: str) -> dt.datetime | None:
         """``systemData.createdAt`` / ``lastModifiedAt`` as an aware datetime (None if absent)."""
         system = self.document.get("systemData")
-        value = system.get(key) if isinstance(system, dict) else None
-        if not isinstance(value, str):
-            return None
-        try:
-            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        return timestamp(system.get(key) if isinstance(system, dict) else None)
 
     @property
     def in_progress(self) -> bool:

@@ -19,7 +19,7 @@ as ``Authorization: Bearer`` and never written anywhere (``scoring_key`` is a se
 parameter, so the engine masks its value in every output; no finding here carries it either).
 
 ``--baseline OLD/report.json`` compares each measurement with the same measurement of the saved
-run (rules in ``smoke_compare``), and the ``smoke`` report key (``SmokeSummary``) gives the
+run (rules in compare.py), and the ``smoke`` report key (``SmokeSummary``) gives the
 renderers the numbers for a side-by-side table and chart.
 """
 
@@ -651,6 +651,13 @@ def _baseline_of(ctx: Context) -> tuple[Mapping[str, Any] | None, str]:
     return getattr(options, "baseline", None), str(getattr(options, "baseline_path", "") or "")
 
 
+def _baseline_run(document: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """Which saved run the baseline is: its report's path, run id and start time."""
+    run = document.get("run") if isinstance(document.get("run"), Mapping) else {}
+    assert isinstance(run, Mapping)
+    return {"report": path, "run_id": run.get("id"), "started_at": run.get("started_at")}
+
+
 _WORSE = {"pass": 0, "warn": 1, "fail": 2}
 
 
@@ -662,14 +669,7 @@ def compare_with_baseline(ctx: Context, finding: Finding, settings: Settings) ->
     if document is None or "latency_ms" not in finding.details:
         return finding
     kind = str(finding.details.get("kind"))
-    run = document.get("run") if isinstance(document.get("run"), Mapping) else {}
-    assert isinstance(run, Mapping)
-    info: dict[str, Any] = {
-        "report": path,
-        "run_id": run.get("id"),
-        "started_at": run.get("started_at"),
-        "max_regression": settings.max_regression,
-    }
+    info = {**_baseline_run(document, path), "max_regression": settings.max_regression}
     before = baseline_findings(document).get(kind)
     if before is None:
         info["comparable"] = False
@@ -771,13 +771,7 @@ class SmokeSummary(Summary):
         document, path = _baseline_of(ctx)
         if document is not None:
             saved = baseline_findings(document)
-            run = document.get("run") if isinstance(document.get("run"), Mapping) else {}
-            assert isinstance(run, Mapping)
-            baseline: dict[str, Any] = {
-                "report": path,
-                "run_id": run.get("id"),
-                "started_at": run.get("started_at"),
-            }
+            baseline = _baseline_run(document, path)
             for kind, finding in (("direct", direct), ("routed", routed)):
                 old = saved.get(kind)
                 info = (finding.details.get("baseline") if finding else None) or {}
