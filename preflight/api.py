@@ -78,11 +78,12 @@ from preflight.kube.pod_proxy import proxy_source
 from preflight.model import Finding, Status
 from preflight.params import truthy
 from preflight.plugin import Category, Check, Fact, Summary
-from preflight.probe import parse_probe_output, probe_interrupted
+from preflight.probe_output import NODE_ENV, POOL_ENV, parse_probe_output, probe_interrupted
 from preflight.redact import redact_url
 from preflight.subprocesses import Completed as CommandResult
 from preflight.subprocesses import run as run_command
 from preflight.subprocesses import run_async as run_command_async
+from preflight.workload.loadgen import run_load as _run_load
 
 __all__ = [
     "EventRecord",
@@ -118,6 +119,8 @@ __all__ = [
     "classify_address",
     "parse_resource_id",
     "parse_probe_output",
+    "NODE_ENV",
+    "POOL_ENV",
     "probe_interrupted",
     "path_for",
     "preflight_command",
@@ -148,6 +151,5 @@ def run_load(url: str, rate: float, duration: float, **options: Any) -> dict[str
     ca_bundle, ...); ``key`` goes out as ``Authorization: Bearer`` and is masked in what comes
     back. Blocks (its own event loop): call it from a plain ``run``, not from inside a running
     loop. Imported on first use so that loading the checks stays cheap."""
-    from preflight.workload.loadgen import run_load as _run_load
 
     return _run_load(url, rate, duration, **options)

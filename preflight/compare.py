@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from difflib import SequenceMatcher
 from typing import Any
 
 from preflight.model import Status
@@ -113,8 +114,6 @@ def pairs(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[Pai
 
 
 def _alike(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
-    from difflib import SequenceMatcher
-
     return SequenceMatcher(None, str(a.get("message") or ""), str(b.get("message") or "")).ratio()
 
 

@@ -18,9 +18,19 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from preflight.clients.arm import SOURCES_HELP, ArmClient
+from preflight.clients.dns import DnsClient
+from preflight.clients.kube import KubeClient, KubeSettings, config_present
+from preflight.clients.net import ProxySettings
+from preflight.clients.nvml import NvmlClient, need
+from preflight.clients.trust import load_trust
+from preflight.jsonshape import ShapeError
 from preflight.model import Finding, Status
 from preflight.params import CaseInsensitiveDict
 from preflight.plugin import Fact
+from preflight.profile import template_fields
+from preflight.redact import is_secret_key
+from preflight.report import new_run_id
 
 if TYPE_CHECKING:
     from preflight.clients.arm import ArmClient
@@ -174,8 +184,6 @@ def _network(ctx: Context) -> tuple[str, str] | None:
 
 @need_provider("kubeconfig")
 def _kubeconfig(ctx: Context) -> tuple[str, str] | None:
-    from preflight.clients.kube import config_present
-
     present, where = config_present(ctx.kube.settings)
     if present:
         return None
@@ -195,7 +203,6 @@ def _arm(ctx: Context) -> tuple[str, str] | None:
         )
     if ctx.arm.token() is not None:
         return None
-    from preflight.clients.arm import SOURCES_HELP
 
     failures = [f"{a.source}: {a.outcome}" for a in ctx.arm.attempts if a.outcome != "absent"]
     tried = f" ({'; '.join(failures)})" if failures else ""
@@ -204,8 +211,6 @@ def _arm(ctx: Context) -> tuple[str, str] | None:
 
 @need_provider("nvml")
 def _nvml(ctx: Context) -> tuple[str, str] | None:
-    from preflight.clients.nvml import need
-
     return need(ctx.nvml, ctx.in_cluster)
 
 
@@ -246,8 +251,6 @@ class Context:
         self._fact_tasks: dict[Fact[Any], asyncio.Future[Any]] = {}
         self._facts_lock = threading.Lock()
         if not options.run_id:
-            from preflight.report import new_run_id
-
             options.run_id = new_run_id()
         #: the run's id: what the run creates in a cluster is named and labelled with it
         self.run_id = options.run_id
@@ -310,8 +313,6 @@ class Context:
                 why = "needed only for " + ", ".join(conditions) + ", which this run does not plan"
         rule = None
         if spec.rule:
-            from preflight.profile import template_fields
-
             values = {n: self.params.get(n) or "{" + n + "}" for n in template_fields(spec.rule)}
             rule = spec.rule.format_map(values)
         return Host(spec, fqdn, missing, required, why, rule, port)
@@ -322,8 +323,6 @@ class Context:
     def kube(self) -> KubeClient:
         """The Kubernetes API (built on first use; importing the client costs ~0.5 s)."""
         if self._kube is None:
-            from preflight.clients.kube import KubeClient, KubeSettings
-
             self._kube = KubeClient(
                 KubeSettings(
                     self.options.kubeconfig,
@@ -339,8 +338,6 @@ class Context:
     def arm(self) -> ArmClient:
         """Azure Resource Manager for the profile's cloud (token acquired on first need)."""
         if self._arm is None:
-            from preflight.clients.arm import ArmClient
-
             self._arm = ArmClient(
                 self.profile.endpoints.get("arm", ""),
                 self.profile.audiences.get("arm", ""),
@@ -358,16 +355,12 @@ class Context:
         """NVML on this host (the library is loaded on first use, not here)."""
         with self._facts_lock:
             if self._nvml is None:
-                from preflight.clients.nvml import NvmlClient
-
                 self._nvml = NvmlClient()
         return self._nvml
 
     @property
     def dns(self) -> DnsClient:
         if self._dns is None:
-            from preflight.clients.dns import DnsClient
-
             self._dns = DnsClient(self.options.nameservers or None, self.timeout)
         return self._dns
 
@@ -382,8 +375,6 @@ class Context:
         one verified a certificate (a chain known only to the bundle ends at an inspecting
         proxy, not at the origin)."""
         if self._trust is None:
-            from preflight.clients.trust import load_trust
-
             self._trust = load_trust(
                 self.options.ca_bundle,
                 ca_text=self.options.ca_text,
@@ -401,8 +392,6 @@ class Context:
     @property
     def proxies(self) -> ProxySettings:
         if self._proxies is None:
-            from preflight.clients.net import ProxySettings
-
             self._proxies = ProxySettings.build(self.options.proxy)
         return self._proxies
 
@@ -491,7 +480,6 @@ class Context:
         """Every value the run's outputs must mask: secret-named parameters and settings, and
         what the clients obtained (an ARM token, an exec plugin's token), whose values have no
         shape a pattern could catch."""
-        from preflight.redact import is_secret_key
 
         found = [v for k, v in self.params.items() if is_secret_key(k)]
         found += [v for k, v in self.extension_settings.items() if is_secret_key(k)]
@@ -655,8 +643,6 @@ def _call_into(action: Callable[[], object], outcome: list[object]) -> None:
 
 
 def internal_error(target: str | None, exc: BaseException) -> Finding:
-    from preflight.jsonshape import ShapeError
-
     if isinstance(exc, ShapeError):  # an answer of the wrong shape: the peer's fault, said so
         return Finding(
             Status.ERROR,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class UsageError(Exception):
     """Bad input from the user: a flag, a file or a value. Printed as one line; exit code 2."""
@@ -9,7 +11,6 @@ class UsageError(Exception):
 
 def nearest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
     """The closest known spelling of ``word`` (case-insensitive), for "did you mean" hints."""
-    import difflib
 
     lowered = {c.lower(): c for c in choices}
     match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)

@@ -6,6 +6,8 @@ it, and the report names the target. Connecting is the Kubernetes client's job, 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,8 +141,6 @@ _SHAPE = _kubeconfig_shape()
 def _ca_pem(cluster: dict[str, Any], kubeconfig: Path) -> str | None:
     """The cluster CA as PEM text, or None (absent, unreadable, not base64: the Kubernetes
     client reports such a kubeconfig itself; the network probe then trusts the system store)."""
-    import base64
-    import binascii
 
     data = cluster.get("certificate-authority-data")
     if isinstance(data, str) and data.strip():

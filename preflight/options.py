@@ -16,6 +16,8 @@ environment values; ``apply_config`` applies the very same types to the file's v
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,12 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
+from preflight import yamlfile
+from preflight.clients.proxy import validate_proxy_url
 from preflight.errors import UsageError, nearest
+from preflight.kube.params import PARAMETERS as IN_CLUSTER_PARAMETERS
+from preflight.kube.params import validate_parameters as validate_pod_parameters
+from preflight.params import parse_extension_config, parse_set
 
 FORMAT_CHOICES = ("html", "json", "junit", "md")
 ENV_PREFIX = "PREFLIGHT_"
@@ -261,17 +268,8 @@ def _nameserver(text: str) -> None:
 
 
 def _proxy(text: str) -> None:
-    from preflight.clients import proxy
-
-    validate = getattr(proxy, "validate_proxy_url", None)
-    if validate is not None:
-        try:
-            validate(text, "--proxy")
-        except UsageError as exc:
-            raise ValueError(str(exc).split(": ", 1)[-1]) from None
-        return
     try:
-        proxy.Proxy.from_url(text)
+        validate_proxy_url(text, "--proxy")
     except UsageError as exc:
         raise ValueError(str(exc).split(": ", 1)[-1]) from None
 
@@ -507,8 +505,6 @@ def apply_config(ctx: click.Context, params: dict[str, Any]) -> None:
     path = params.get("config")
     if not path:
         return
-    from preflight import yamlfile
-
     label = str(path)
     try:
         data = yamlfile.load_file(Path(path).expanduser(), label)
@@ -606,6 +602,10 @@ def sources(ctx: click.Context, names: Sequence[str]) -> dict[str, str]:
 
 
 # -- one builder of the run's options -------------------------------------------------------------
+# Imports. The schema above is what every command's `--help` needs (cli.py builds its options from
+# it), so this module stays light at import; the builder below imports the engine (the context,
+# the DNS client, the profile loader, the registry: ~100 ms) inside its functions, when a run or
+# a probe actually starts.
 
 
 @dataclass
@@ -622,8 +622,6 @@ class Prepared:
 
 def ensure_writable(out: str) -> Path:
     """Create ``out`` and prove a file can be written there (else exit 2, before running)."""
-    import tempfile
-
     path = Path(out).expanduser()
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -652,8 +650,6 @@ def known_parameters(profile: Any, registry: Any) -> dict[str, str]:
         "before (the default: is the cluster ready for the install?) or after (verify the "
         "installation: the checks of what the install created)",
     )
-    from preflight.kube.params import PARAMETERS as IN_CLUSTER_PARAMETERS
-
     for name, text in IN_CLUSTER_PARAMETERS.items():  # the engine's own: in-cluster pods
         known.setdefault(name, text)
     for name, text in registry.parameters().items():
@@ -705,7 +701,7 @@ def load_baseline(path: str | None) -> dict[str, Any] | None:
     before the run starts, so a wrong path is one line and exit 2, not a run."""
     if not path:
         return None
-    from preflight.reports.json_report import load
+    from preflight.report import load  # see "Imports" above prepare()
 
     try:
         return load(path)
@@ -713,15 +709,12 @@ def load_baseline(path: str | None) -> dict[str, Any] | None:
         raise UsageError(f"--baseline {_bare(exc)}") from None
 
 
-#: the checks a probe runs when --check is not given: the ones whose answer depends on where
-#: they run (``preflight probe`` in a pod)
+#: ``--profile env:VAR`` / ``--ca-bundle env:VAR`` in a probe pod: the text from a variable
 PROBE_ENV_PREFIX = "env:"
 
 
 def _from_env(flag: str, value: str) -> str:
     """The text of ``env:VAR`` (UsageError when unset or empty)."""
-    import os
-
     name = value[len(PROBE_ENV_PREFIX) :]
     text = os.environ.get(name, "")
     if not name or not text.strip():
@@ -735,12 +728,9 @@ def prepare(values: Mapping[str, Any], *, mode: str = "run") -> Prepared:
     ``mode="run"``: ``preflight run`` (reports, a cluster from the kubeconfig, phases).
     ``mode="probe"``: ``preflight probe`` inside a pod: no cluster and no reports; ``--profile``
     and ``--ca-bundle`` may be ``env:VAR`` (a pod cannot read the controller's files)."""
-    import os
-
     from preflight import registry as registry_module
     from preflight.clients.dns import parse_nameserver
     from preflight.context import Context, RunOptions
-    from preflight.params import parse_extension_config, parse_set
     from preflight.profile import load_profile, load_profile_text
 
     probe = mode == "probe"
@@ -758,7 +748,10 @@ def prepare(values: Mapping[str, Any], *, mode: str = "run") -> Prepared:
     phase = registry_module.validate_phase(parameters.get("phase"))
     include = tuple(values.get("check") or ())
     if probe and not include:
-        include = ("dns.resolve", "egress.https")
+        # the checks whose answer depends on where they run (Check.vantage_dependent)
+        include = tuple(sorted(c.id for c in registry.checks.values() if c.vantage_dependent))
+        if not include:
+            raise UsageError("no loaded check depends on where it runs: name checks with --check")
     checks = registry.select(include, tuple(values.get("skip") or ()), phase=phase)
     ca_bundle = values.get("ca_bundle") or None
     ca_text = None
@@ -772,7 +765,6 @@ def prepare(values: Mapping[str, Any], *, mode: str = "run") -> Prepared:
     target = None
     extras: dict[str, Any] = {}
     if not probe:
-        from preflight.kube.params import validate_parameters as validate_pod_parameters
         from preflight.kubeconfig import find_target
 
         try:

@@ -35,17 +35,19 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-#: checks a probe runs when --check is not given: the ones whose answer depends on the vantage
-DEFAULT_CHECKS = ("dns.resolve", "egress.https")
-NODE_ENV, POOL_ENV = "PREFLIGHT_NODE_NAME", "PREFLIGHT_NODE_POOL"
-PROXY_SOURCE_ENV = "PREFLIGHT_PROXY_SOURCE"
+from preflight.context import Interrupted
+from preflight.interrupts import Interrupts
+from preflight.options import prepare
+from preflight.probe_output import NODE_ENV, POOL_ENV, PROXY_SOURCE_ENV
+from preflight.redact import Redactor, is_secret_key
+from preflight.runner import run_bounded
+
 ENV_PREFIX = "env:"
 
 
 def prepare_probe(params: Mapping[str, Any]) -> tuple[Any, list[Any]]:
     """(Context, selected checks) for a probe: the run's builder in probe mode (no cluster, no
     reports, ``env:VAR`` inputs)."""
-    from preflight.options import prepare
 
     prepared = prepare(params, mode="probe")
     return prepared.context, prepared.checks
@@ -53,7 +55,6 @@ def prepare_probe(params: Mapping[str, Any]) -> tuple[Any, list[Any]]:
 
 def run_probe(params: Mapping[str, Any], write: Callable[[str], None] | None = None) -> int:
     """Run the probe and print its JSON lines; 0 whatever the findings say."""
-    from preflight.redact import Redactor, is_secret_key
 
     context, checks = prepare_probe(params)
     emit = write or _stdout_line
@@ -77,8 +78,6 @@ def run_probe(params: Mapping[str, Any], write: Callable[[str], None] | None = N
         nonlocal count
         emit(json.dumps(redactor.data(dict(payload)), separators=(",", ":"), default=str))
         count += 1
-
-    from preflight.session import Interrupts
 
     # SIGTERM (the pod's deadline, its deletion) or SIGINT: the probes still waiting end as
     # error "interrupted", the finished ones are printed, and the done line says so (exit 143
@@ -106,21 +105,19 @@ async def _probe_all(
     context: Any, checks: list[Any], names: tuple[str, ...], interrupts: Any = None
 ) -> tuple[list[Any], list[dict[str, Any]]]:
     """The checks and the ``--resolve`` lookups, concurrently, under the run's deadline."""
-    from preflight.session import _run_bounded
 
     def quietly(check: Any, findings: list[Any]) -> None:
         """No progress output: stdout carries only JSON lines."""
 
     resolved = asyncio.gather(*(_resolve(context, name) for name in names))
     findings, resolutions = await asyncio.gather(
-        _run_bounded(context, checks, quietly, interrupts), resolved
+        run_bounded(context, checks, quietly, interrupts), resolved
     )
     return findings, list(resolutions)
 
 
 async def _resolve(context: Any, name: str) -> dict[str, Any]:
     """One ``--resolve`` line: how this vantage's resolver answers ``name``."""
-    from preflight.context import Interrupted
 
     fqdn = name.rstrip(".")
     try:
@@ -148,118 +145,6 @@ async def _resolve(context: Any, name: str) -> dict[str, Any]:
         "resolver": context.dns.describe(),
         "duration_ms": round(result.elapsed_s * 1000, 1),
     }
-
-
-def parse_probe_output(text: str) -> tuple[list[dict[str, Any]], bool]:
-    """The JSON lines a probe printed (its pod log) and whether its ``done`` line came with the
-    right count. Other lines (a container runtime's or a library's) are passed over."""
-    from preflight import jsonshape
-
-    lines: list[dict[str, Any]] = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        raw = raw.strip()
-        if not raw.startswith("{"):
-            continue
-        try:  # bounded: no line nests deeper than the reports can carry
-            value = jsonshape.loads(raw, "")
-        except jsonshape.ShapeError:
-            continue
-        if not isinstance(value, dict):
-            continue
-        if value.get("probe") == "done":
-            return lines, value.get("count") == len(lines)
-        checked = _probe_line(value, number)
-        if checked is not None:
-            lines.append(checked)
-    return lines, False
-
-
-def _probe_line(value: dict[str, Any], number: int) -> dict[str, Any] | None:
-    """A probe's JSON line as it should be, an ``error`` line in its place when a field has the
-    wrong type (a probe image of another version, a log mangled on its way), or None for an
-    object that is no probe line at all (a library's JSON log), passed over like other noise."""
-    from preflight import jsonshape
-
-    check, resolve = value.get("check"), value.get("resolve")
-    if not isinstance(check, str) and not isinstance(resolve, str):
-        return None
-    from preflight.model import Status
-
-    try:
-        line = dict(jsonshape.check(value, PROBE_LINE, f"the probe's log (line {number})"))
-        status = line.get("status")
-        if isinstance(check, str) and status not in {s.value for s in Status}:
-            raise jsonshape.ShapeError(
-                "", "", statement=f"status {str(status)[:20]!r} is not a finding's status"
-            )
-        return line
-    except jsonshape.ShapeError as exc:
-        said = f"the probe printed a line preflight cannot read ({exc.statement}, line {number})"
-    if isinstance(resolve, str):
-        return {"resolve": resolve, "outcome": "error", "addresses": [], "error": said}
-    target = value.get("target")
-    return {
-        "check": check,
-        "status": "error",
-        "target": target if isinstance(target, str) else None,
-        "message": said,
-        "remediation": PROBE_IMAGE_HINT,
-        "details": {},
-    }
-
-
-PROBE_IMAGE_HINT = (
-    "make sure --set probe_image names preflight's own image of this version (the probe pod runs "
-    "`preflight probe` and prints its findings as JSON lines)"
-)
-
-
-def _probe_line_shape() -> Any:
-    from preflight.jsonshape import NUM, SCALAR, STR, Arr, Obj
-
-    return Obj(
-        {
-            "check": STR,
-            "status": STR,
-            "target": STR,
-            "message": STR,
-            "remediation": STR,
-            "docs": STR,
-            "details": Obj(),
-            "duration_s": NUM,
-            "node": STR,
-            "node_pool": STR,
-            "proxy": Obj({"url": STR, "source": STR}),
-            "resolve": STR,
-            "outcome": STR,
-            "addresses": Arr(SCALAR),
-            "resolver": STR,
-            "error": STR,
-            "duration_ms": NUM,
-        }
-    )
-
-
-#: what ``parse_probe_output`` accepts of one line (preflight.jsonshape)
-PROBE_LINE = _probe_line_shape()
-
-
-def probe_interrupted(text: str) -> str | None:
-    """The signal that stopped a probe (``SIGTERM`` for a pod's deadline or deletion), from
-    the ``interrupted`` of its done line; None when it ran to its end (or printed no done
-    line at all)."""
-    for raw in text.splitlines():
-        raw = raw.strip()
-        if not raw.startswith("{") or '"done"' not in raw:
-            continue
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(value, dict) and value.get("probe") == "done":
-            signame = value.get("interrupted")
-            return str(signame)[:32] if signame else None
-    return None
 
 
 def _stdout_line(text: str) -> None:

@@ -10,6 +10,7 @@ import fnmatch
 import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any
 
 from preflight.errors import UsageError
@@ -150,7 +151,6 @@ def _checks_from(obj: Any) -> Iterable[Check | Summary | Category]:
 
 def load(extra: Iterable[Any] = ()) -> Registry:
     """Load every registered check (plus ``extra`` objects, used by tests and embedders)."""
-    from importlib.metadata import entry_points
 
     registry = Registry()
     for ep in sorted(

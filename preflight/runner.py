@@ -8,6 +8,7 @@ particular check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -15,6 +16,7 @@ from typing import Any
 
 from preflight.concurrency import run_in_daemon_thread
 from preflight.context import CURRENT_PROGRESS, Context, Interrupted, Progress, internal_error
+from preflight.interrupts import Interrupts
 from preflight.model import Finding, Status
 from preflight.plugin import Check
 
@@ -145,3 +147,79 @@ def _deadline_findings(ctx: Context, check: Check, collector: Progress) -> list[
         Finding(Status.ERROR, target, message, remedy, details={"deadline_s": deadline})
         for target in targets
     ]
+
+
+async def run_bounded(
+    context: Context,
+    checks: Sequence[Check],
+    on_done: ProgressCallback,
+    interrupts: Interrupts | None = None,
+) -> list[Finding]:
+    """The runner honours the deadline per check; this is the last net (deadline + 5 s). On
+    SIGINT/SIGTERM the runner gives each check a few seconds to say what it cut short
+    (``runner.INTERRUPT_GRACE_S``); this waits a little longer, then (or at a second signal)
+    keeps the findings of the checks that finished and ends the others as error."""
+    finished: dict[str, list[Finding]] = {}
+
+    def record(check: Check, findings: list[Finding]) -> None:
+        finished[check.id] = findings
+        on_done(check, findings)
+
+    task = asyncio.ensure_future(run_checks(context, checks, record))
+    current = asyncio.current_task()
+    if interrupts is not None and current is not None:
+        interrupts.attach(asyncio.get_running_loop(), current)
+    waiter = asyncio.ensure_future(context.until_cancelled())
+    try:
+        await asyncio.wait(
+            {task, waiter},
+            timeout=context.options.deadline + 5,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if not task.done() and waiter.done():
+            await asyncio.wait({task}, timeout=INTERRUPT_GRACE_S + 3)
+        if task.done():
+            return task.result()
+        task.cancel()
+        if context.cancelled.is_set():
+            return _interrupted_run(context, checks, finished)
+        raise TimeoutError
+    except asyncio.CancelledError:
+        if not context.cancelled.is_set():
+            raise
+        task.cancel()
+        return _interrupted_run(context, checks, finished)
+    except TimeoutError:
+        return [
+            Finding(
+                Status.ERROR,
+                None,
+                "the run did not finish within its deadline",
+                "raise --deadline",
+                check=c.id,
+                title=c.title,
+                category=c.category,
+            )
+            for c in checks
+        ]
+    finally:
+        waiter.cancel()
+        # close what the clients hold open inside the loop that opened it
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(context.aclose(), 2.0)
+
+
+def _interrupted_run(
+    context: Context, checks: Sequence[Check], finished: dict[str, list[Finding]]
+) -> list[Finding]:
+    """Findings of an interrupted run whose checks did not all conclude in their grace: the
+    finished checks' own, an error for each other."""
+    findings: list[Finding] = []
+    for check in checks:
+        if check.id in finished:
+            findings += finished[check.id]
+            continue
+        finding = context.interrupted_finding(None, "this check finished")
+        finding.check, finding.title, finding.category = check.id, check.title, check.category
+        findings.append(finding)
+    return findings

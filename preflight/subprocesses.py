@@ -26,6 +26,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from preflight.concurrency import run_in_daemon_thread
+from preflight.redact import MASK, Redactor, is_secret_key
+
 #: seconds a group gets between SIGTERM and SIGKILL
 KILL_GRACE = 1.0
 #: once the command itself exited, how long its pipes may stay open (a background child
@@ -107,7 +110,6 @@ def display_name(argv: Sequence[str]) -> str:
     """``kubelogin get-token --login azurecli --server-id 6dae...``: the program's base name and
     its arguments, values of secret-named flags (``--client-secret X``, ``--token=X``) and
     secret-shaped words masked, long arguments shortened. Never the environment."""
-    from preflight.redact import MASK, Redactor, is_secret_key
 
     if not argv:
         return ""
@@ -158,7 +160,6 @@ def _quote_arg(text: str) -> str:
 def quote_line(data: bytes | str, limit: int = 200) -> str:
     """The first non-empty line of ``data``, secrets masked (known shapes and long opaque
     words), at most ``limit`` characters: all of a command's output a message may show."""
-    from preflight.redact import Redactor
 
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     for line in text.splitlines():
@@ -320,7 +321,6 @@ async def run_async(
 ) -> Completed:
     """``run`` off the event loop, in a daemon thread. Cancelling the awaiting task kills the
     command's group and waits for it to go before the cancellation goes on."""
-    from preflight.concurrency import run_in_daemon_thread
 
     own = threading.Event()
     events = (own, *_events(cancel))

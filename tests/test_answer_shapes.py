@@ -469,7 +469,7 @@ def test_load_generator_plain_close_is_still_closed(misbehaving_server: Any) -> 
 
 
 def test_probe_lines_of_the_wrong_shape_are_error_lines() -> None:
-    from preflight.probe import parse_probe_output
+    from preflight.probe_output import parse_probe_output
 
     text = "\n".join(
         [

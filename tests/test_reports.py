@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from preflight import report as report_document
 from preflight import reports
 from preflight.reports import html as html_report
 from preflight.reports import json_report, junit, markdown, terminal
@@ -316,7 +317,7 @@ def test_write_reports_writes_selected_formats_atomically(tmp_path: Path) -> Non
     report = sample_report()
     report["run"]["id"] = "second-run"
     reports.write_reports(report, out, ["json"])
-    assert json_report.load(out / "report.json")["run"]["id"] == "second-run"
+    assert report_document.load(out / "report.json")["run"]["id"] == "second-run"
 
 
 def test_write_reports_rejects_unknown_format_before_writing(tmp_path: Path) -> None:
@@ -366,7 +367,7 @@ def test_json_round_trip(tmp_path: Path) -> None:
     assert list(json.loads(text)) == list(report)  # key order kept
     path = tmp_path / "report.json"
     path.write_text(text, encoding="utf-8")
-    assert json_report.load(path) == report
+    assert report_document.load(path) == report
 
 
 def test_json_non_finite_numbers_become_null() -> None:
@@ -397,14 +398,14 @@ def test_json_load_rejects_with_one_line_reason(tmp_path: Path, content: str, re
     path = tmp_path / "run.json"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ValueError, match=reason) as exc:
-        json_report.load(path)
+        report_document.load(path)
     assert "\n" not in str(exc.value)
     assert str(path) in str(exc.value)
 
 
 def test_json_load_missing_file_is_value_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read"):
-        json_report.load(tmp_path / "absent.json")
+        report_document.load(tmp_path / "absent.json")
 
 
 # --------------------------------------------------------------------------- JUnit

@@ -65,6 +65,8 @@ class DnsResolve(Check):
     category = "connectivity"
     needs = ("network",)
     docs = DOCS
+    #: ``preflight probe`` runs it by default from every node pool (``--in-cluster``)
+    vantage_dependent = True
 
     async def run(self, ctx: Context) -> list[Finding]:
         server = ctx.dns.describe()

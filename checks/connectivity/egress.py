@@ -76,6 +76,8 @@ class EgressHttps(Check):
     category = "connectivity"
     needs = ("network",)
     docs = DOCS
+    #: ``preflight probe`` runs it by default from every node pool (``--in-cluster``)
+    vantage_dependent = True
     host_services = {kind: service.title for kind, service in SERVICES.items()}
 
     async def run(self, ctx: Context) -> list[Finding]:

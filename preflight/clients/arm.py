@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import ssl
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from preflight import jsonshape
+from preflight.clients.proxy import credentials_advice
+from preflight.subprocesses import run
 
 # Azure VMs (and AKS nodes, and pods on them) carry this DMI chassis asset tag: IMDS is only
 # asked when it is there, so a laptop never waits on 169.254.169.254.
@@ -183,9 +187,6 @@ class ArmClient:
     def _az(self, argv: list[str]) -> Any:
         """One ``az`` command in its own process group (killed with its children on timeout,
         on the run's deadline, on SIGINT/SIGTERM and at exit); None if it cannot start."""
-        import time
-
-        from preflight.subprocesses import run
 
         try:
             return run(
@@ -284,7 +285,6 @@ class ArmClient:
     def _proxy_failure(self, exc: Exception) -> ArmError:
         """An ``httpx.ProxyError`` (a refused CONNECT, a SOCKS refusal) as an ArmError naming the
         proxy; a 407 or a SOCKS authentication failure says whether credentials were sent."""
-        from preflight.clients.proxy import credentials_advice
 
         text = str(exc)[:200]
         proxy = self.proxy_for(*_host_port(self.endpoint))
@@ -431,7 +431,6 @@ def _too_big(headers: Any, limit: int) -> None:
 
 async def _read_async(response: Any, limit: int, seconds: float) -> bytes:
     """A streamed httpx response's body: at most ``limit`` bytes within ``seconds``."""
-    import time
 
     _too_big(response.headers, limit)
     ends = time.monotonic() + seconds
@@ -449,7 +448,6 @@ async def _read_async(response: Any, limit: int, seconds: float) -> bytes:
 
 def _read_sync(response: Any, limit: int, seconds: float) -> bytes:
     """As ``_read_async``, for a blocking httpx response."""
-    import time
 
     _too_big(response.headers, limit)
     ends = time.monotonic() + seconds
@@ -546,7 +544,6 @@ def _httpx_proxy(proxy: Any, verify: Any) -> Any:
     ``Proxy-Authorization`` the URL implies, an https:// proxy verified like every other TLS
     session of the run (``verify``: system store + --ca-bundle), SOCKS5 through httpx's socks
     support (socksio), which hands the proxy the name for socks5:// as for socks5h://."""
-    import ssl
 
     import httpx
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from preflight.concurrency import run_in_daemon_thread
 from preflight.errors import UsageError
 
 OUTCOMES = (
@@ -294,9 +296,6 @@ class DnsClient:
 
     async def _getaddrinfo(self, name: str) -> Resolution:
         """Fallback when there is no resolv.conf: the platform resolver, bounded by a timeout."""
-        import socket
-
-        from preflight.concurrency import run_in_daemon_thread
 
         try:
             infos = await asyncio.wait_for(

@@ -15,16 +15,22 @@ list is fetched once per run however many checks read it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from preflight import jsonshape
+from preflight.clients.kube_errors import REMEDIES, KubeError
+from preflight.clients.kube_exec import config_with, exec_plan, run_plugin
+from preflight.clients.kubeshapes import OBJECT, envelope_for, resolve, shape_for
+from preflight.kubeconfig import candidate_paths, find_target
 
 PAGE_SIZE = 500
 #: the largest answer read from the API server (a page of 500 nodes is a few MiB; a log asked
@@ -33,72 +39,6 @@ MAX_BODY = jsonshape.MAX_BODY
 #: at least this long may one answer's body keep coming (else four timeouts)
 BODY_SECONDS = 30.0
 IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-
-
-class KubeError(Exception):
-    """A Kubernetes call that failed, classified so a finding can say what to do."""
-
-    def __init__(
-        self, kind: str, message: str, status: int | None = None, *, remedy: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind  # config | exec | dns | refused | tls | timeout | unauthorized |
-        #                   forbidden | notfound | conflict | throttled | server | closed |
-        #                   protocol | malformed | error
-        self.message = message
-        self.status = status
-        self._remedy = remedy
-        #: where it happened: ``connect`` (name, TCP), ``tls`` (handshake, or the session ended
-        #: before any HTTP answer), ``http`` (the request and its answer); None before any
-        #: connection (kubeconfig, exec plugin)
-        self.phase: str | None = _PHASES.get(kind)
-        #: the command that failed (an exec plugin's display name: no env, secrets masked)
-        self.command: str | None = None
-
-    def remediation(self) -> str:
-        return self._remedy or _REMEDIES.get(self.kind, "check the API server and your kubeconfig")
-
-
-_REMEDIES = {
-    "config": "fix the kubeconfig (kubectl config view) or pass --kubeconfig / --context",
-    "dns": "the API server's name does not resolve from here: check DNS (private clusters need "
-    "the privatelink zone) or run preflight from inside the cluster's network",
-    "refused": "nothing answers at the API server address: check the server URL in the "
-    "kubeconfig and any firewall between here and the cluster",
-    "tls": "the API server's certificate is not trusted: refresh the kubeconfig "
-    "(az aks get-credentials) or fix certificate-authority-data",
-    "timeout": "the API server did not answer in time: check authorized IP ranges, private "
-    "cluster access, VPN, or raise --timeout",
-    "unauthorized": "the credentials were rejected (expired token or certificate): refresh them "
-    "(az aks get-credentials, kubelogin) and retry",
-    "forbidden": "the identity is not allowed this call: bind it to the ClusterRole in "
-    "deploy/rbac.yaml (kubectl apply -f deploy/rbac.yaml)",
-    "throttled": "the API server is throttling requests: retry later",
-    "server": "the API server failed the request: check its health (kubectl get --raw /readyz)",
-    "closed": "the API server's address accepted the connection and closed it without an "
-    "answer: check the server URL in the kubeconfig (http:// for an https:// server?) and any "
-    "proxy or load balancer in front of the API server",
-    "protocol": "something that does not speak HTTP answers at the API server address: check the "
-    "server URL and port in the kubeconfig",
-    "malformed": "the answer is not what the Kubernetes API sends: check the server URL in the "
-    "kubeconfig (kubectl config view --minify) and any proxy in between",
-}
-
-_PHASES = {
-    "dns": "connect",
-    "refused": "connect",
-    "tls": "tls",
-    "timeout": "http",
-    "unauthorized": "http",
-    "forbidden": "http",
-    "notfound": "http",
-    "conflict": "http",
-    "throttled": "http",
-    "server": "http",
-    "closed": "http",
-    "protocol": "http",
-    "malformed": "http",
-}
 
 
 class BodyTooSlow(Exception):
@@ -140,7 +80,6 @@ class Reachability:
 
 def config_present(settings: KubeSettings) -> tuple[bool, str]:
     """Whether there is any cluster to talk to (without loading or contacting it)."""
-    from preflight.kubeconfig import candidate_paths
 
     paths = candidate_paths(settings.kubeconfig)
     existing = [p for p in paths if p.is_file()]
@@ -195,8 +134,6 @@ class KubeClient:
         try:
             plan = None
             if source != "in-cluster":
-                from preflight.clients.kube_exec import exec_plan
-
                 plan = exec_plan(self.settings.kubeconfig, self.settings.context)
             if source == "in-cluster":
                 config.load_incluster_config(client_configuration=configuration)
@@ -233,9 +170,6 @@ class KubeClient:
     def _exec_config(self, plan: Any) -> dict[str, Any]:
         """Run the user's exec plugin within --timeout and the run's deadline; the kubeconfig
         to load with its credential in place of ``exec``. Raises KubeError("exec")."""
-        import time
-
-        from preflight.clients.kube_exec import config_with, run_plugin
 
         self.server = str(plan.cluster.get("server") or "")  # the finding's target if it fails
         remaining = self.settings.remaining
@@ -279,8 +213,6 @@ class KubeClient:
         if self.settings.context:
             return self.settings.context
         try:
-            from preflight.kubeconfig import find_target
-
             target = find_target(self.settings.kubeconfig, None)
             return target.context if target else "in-cluster"
         except Exception:  # noqa: BLE001 - only a label for the report
@@ -297,7 +229,6 @@ class KubeClient:
         """GET ``path`` and return the parsed JSON, checked against ``shape`` (by default the
         shape the Kubernetes API gives that path: preflight.clients.kubeshapes). Raises
         KubeError (``malformed`` for an answer that is not JSON, too big, or of another shape)."""
-        from preflight.clients.kubeshapes import shape_for
 
         api = self._client()
         self.calls.append(path)
@@ -513,8 +444,6 @@ class KubeClient:
     def _pages(
         self, path: str, label_selector: str | None, field_selector: str | None, page_size: int
     ) -> Iterator[dict[str, Any]]:
-        from preflight.clients.kubeshapes import envelope_for
-
         token: str | None = None
         seen: set[str] = set()
         for _ in range(100_000):  # a bound: 50 million objects
@@ -535,7 +464,7 @@ class KubeClient:
                     "malformed",
                     f"GET {path} answered a continue token it had already given: the list "
                     "would never end",
-                    remedy=f"{_REMEDIES['malformed']}; `kubectl get --raw '{path}'` shows the "
+                    remedy=f"{REMEDIES['malformed']}; `kubectl get --raw '{path}'` shows the "
                     "answer",
                 )
             seen.add(token)
@@ -543,7 +472,6 @@ class KubeClient:
     def get(self, path: str, shape: jsonshape.Shape | None = None) -> dict[str, Any] | None:
         """One object, or None when it does not exist (404); cached per run, checked against
         ``shape`` (by default the resource's own, kubeshapes; see ``list``)."""
-        from preflight.clients.kubeshapes import envelope_for, shape_for
 
         try:
             value: dict[str, Any] = self._cached(
@@ -613,8 +541,6 @@ def path_for(
 
 
 def _item_shape(path: str) -> jsonshape.Shape:
-    from preflight.clients.kubeshapes import OBJECT, resolve
-
     kind, shape = resolve(path)
     return shape if kind == "list" else OBJECT
 
@@ -624,7 +550,7 @@ def malformed(exc: jsonshape.ShapeError, path: str) -> KubeError:
     return KubeError(
         "malformed",
         exc.message,
-        remedy=f"{_REMEDIES['malformed']}; `kubectl get --raw '{path}'` shows the answer",
+        remedy=f"{REMEDIES['malformed']}; `kubectl get --raw '{path}'` shows the answer",
     )
 
 
@@ -632,7 +558,6 @@ def _read_capped(raw: Any, limit: int, seconds: float) -> bytes:
     """The body of a urllib3 response read without preloading, at most ``limit`` bytes within
     ``seconds`` (the connection is dropped, not reused, past either). Raises BodyTooLarge,
     BodyTooSlow, or what urllib3 raises for a body cut short."""
-    import time
 
     ends = time.monotonic() + seconds
     headers = getattr(raw, "headers", None) or {}
@@ -661,8 +586,6 @@ def _read_capped(raw: Any, limit: int, seconds: float) -> bytes:
 
 
 def _drop(raw: Any) -> None:
-    import contextlib
-
     with contextlib.suppress(Exception):  # best effort: the connection is not reused
         raw.close()
 
@@ -691,7 +614,7 @@ def classify(exc: BaseException, timeout: float, path: str, *, tls: bool = False
             "malformed",
             f"GET {path} answered more than {jsonshape.size_text(exc.limit)}: the read was "
             "stopped there",
-            remedy=f"{_REMEDIES['malformed']}; `kubectl get --raw '{path}'` shows the answer",
+            remedy=f"{REMEDIES['malformed']}; `kubectl get --raw '{path}'` shows the answer",
         )
     if isinstance(exc, BodyTooSlow):
         return KubeError(

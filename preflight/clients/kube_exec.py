@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from preflight.clients.kube import KubeError
+from preflight import subprocesses
+from preflight.clients.kube_errors import KubeError
+from preflight.kubeconfig import candidate_paths
+from preflight.subprocesses import display_name
 
 API_VERSIONS = (
     "client.authentication.k8s.io/v1",
@@ -56,8 +59,6 @@ class ExecPlan:
 
     @property
     def name(self) -> str:
-        from preflight.subprocesses import display_name
-
         return display_name([str(self.exec.get("command") or "")] + _args(self.exec))
 
 
@@ -81,8 +82,6 @@ def exec_plan(kubeconfig: str | None, context: str | None) -> ExecPlan | None:
     """The exec plugin of the context's user, or None (no exec user, or a kubeconfig the
     ``kubernetes`` client should load and report on itself: missing, unreadable, not YAML)."""
     import yaml
-
-    from preflight.kubeconfig import candidate_paths
 
     merged: dict[str, dict[str, tuple[dict[str, Any], Path]]] = {
         "contexts": {},
@@ -207,7 +206,6 @@ def run_plugin(
 ) -> ExecCredential:
     """Run the plan's plugin (bounded, in its own process group) and read its ExecCredential.
     Raises KubeError("exec") naming the command."""
-    from preflight import subprocesses
 
     stanza = plan.exec
     name = plan.name

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from preflight.kube.image import CONTAINER, DEFAULT_IMAGE
 from preflight.kube.labels import check_name, labels_for, selector_for
 from preflight.kube.params import parse_node_selector, parse_pull_secrets, parse_tolerations
-from preflight.kube.pod_proxy import PROXY_SOURCE_ENV, pod_proxy, proxy_env, proxy_source
+from preflight.kube.pod_proxy import pod_proxy, proxy_env, proxy_source
+from preflight.probe_output import PROXY_SOURCE_ENV
 
 if TYPE_CHECKING:
     from preflight.context import Context

@@ -30,6 +30,7 @@ from preflight.kube.podstate import (
     waiting_state,
 )
 from preflight.plugin import Fact
+from preflight.redact import redact_url
 
 if TYPE_CHECKING:
     from preflight.clients.kube import KubeClient
@@ -139,8 +140,6 @@ class RunNamespace:
         if proxy is not None and proxy.has_credentials:
             data = {"HTTPS_PROXY": proxy.https or "", "HTTP_PROXY": proxy.http or ""}
             if self.dry_run:  # printed: the password stays out of it
-                from preflight.clients.net import redact_url
-
                 data = {k: redact_url(v) for k, v in data.items()}
             secrets.append(
                 {

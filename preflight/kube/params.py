@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from preflight.clients.proxy import Proxy
 from preflight.kube.image import DEFAULT_IMAGE
 from preflight.kube.labels import NAME_RE
 
@@ -123,6 +124,4 @@ def validate_parameters(values: Mapping[str, str]) -> None:
                 raise ValueError(f"--set {key}={values[key]}: {exc}") from None
     proxy = values.get("probe_proxy")
     if proxy and proxy.strip().lower() != "none":
-        from preflight.clients.net import Proxy
-
         Proxy.from_url(proxy, "--set probe_proxy")  # UsageError with the reason

@@ -37,10 +37,6 @@ class PodProxy:
         return [u for u in (self.https, self.http) if u]
 
 
-#: tells ``preflight probe`` where its proxy variables came from (reported with each finding)
-PROXY_SOURCE_ENV = "PREFLIGHT_PROXY_SOURCE"
-
-
 def pod_proxy(ctx: Context, policy: str = "cluster") -> PodProxy | None:
     """The proxy preflight itself puts into a pod: only ``--set probe_proxy=URL``.
 

@@ -12,6 +12,8 @@ import socket
 import ssl
 from typing import Any
 
+from preflight.clients.net import allow_tls_in_tls
+from preflight.clients.proxy import credentials_advice
 from preflight.workload.request import Target
 
 
@@ -227,8 +229,6 @@ class ConnectionPool:
         except OSError as exc:
             raise RequestFailure("proxy", f"proxy {proxy.display}: {exc.strerror or exc}") from None
         if proxy.tls:
-            from preflight.clients.net import allow_tls_in_tls
-
             context = self.proxy_tls or ssl.create_default_context()
             try:
                 await writer.start_tls(context, server_hostname=proxy.host)
@@ -258,8 +258,6 @@ class ConnectionPool:
                 f"{' '.join(parts[1:]) or status_line!r}"
             )
             if len(parts) > 1 and parts[1] == "407":
-                from preflight.clients.proxy import credentials_advice
-
                 said, todo = credentials_advice(proxy.display)
                 message += f": {said}; {todo}"
             raise RequestFailure("proxy", message)
@@ -304,8 +302,6 @@ class ConnectionPool:
             reply = f"reply {code:#04x} {exc}" if code is not None else str(exc)
             message = f"SOCKS proxy {proxy.display} refused CONNECT {shown}: {reply}"
             if code is None and "authentication" in str(exc).lower():
-                from preflight.clients.proxy import credentials_advice
-
                 said, todo = credentials_advice(proxy.display)
                 message += f": {said}; {todo}"
             raise RequestFailure("proxy", message) from None

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from preflight.clients.net import Proxy, tls_context
+from preflight.concurrency import run_in_daemon_thread
 from preflight.errors import UsageError
 from preflight.redact import Redactor
 from preflight.workload.histogram import Histogram
@@ -230,8 +232,6 @@ async def _run(
             body = SAMPLE_PAYLOAD.encode()
         tls = None
         if target.scheme == "https":
-            from preflight.clients.net import tls_context
-
             tls = tls_context(ca_bundle)
             tls.set_alpn_protocols(["http/1.1"])
     except UsageError as exc:
@@ -243,15 +243,11 @@ async def _run(
             redactor.add(unquote(parts.password))
 
     if isinstance(proxy, str):
-        from preflight.clients.net import Proxy
-
         proxy = Proxy.from_url(proxy)  # UsageError (one line, password masked) when malformed
     if proxy is not None and proxy.error:  # a proxy variable that cannot be used
         raise UsageError(proxy.error)
     proxy_tls = None
     if proxy is not None and proxy.tls:
-        from preflight.clients.net import tls_context
-
         proxy_tls = tls_context(ca_bundle)
     request = build_request(target, method, body, checked)
     pool = ConnectionPool(target, tls, int(pool_size), proxy, proxy_tls, limit_s)
@@ -428,7 +424,6 @@ async def run_load_async(
     coroutines sharing the caller's loop (other checks, a slow callback) would otherwise delay
     sends, and every such delay would be measured as server latency. Cancelling the await ends
     the run within ~0.1 s."""
-    from preflight.concurrency import run_in_daemon_thread
 
     stop = threading.Event()
     work = functools.partial(
