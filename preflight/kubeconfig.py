@@ -67,6 +67,7 @@ def find_target(explicit: str | None, context: str | None) -> KubeTarget | None:
 
     A kubeconfig named by --kubeconfig that is missing or not YAML, or a --context it does not
     hold, is a usage error (exit 2)."""
+    # on first use: PyYAML stays out of start-up (docs/ARCHITECTURE.md)
     import yaml
 
     paths = candidate_paths(explicit)

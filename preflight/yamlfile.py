@@ -75,6 +75,7 @@ def read_text(path: Path, label: str | None = None) -> str:
 def load(text: str, label: str) -> Any:
     """Parse one YAML document from ``text`` (``label`` names it in errors) into plain values,
     with ``Located`` mappings and ``LocatedList`` lists. Keys must be scalars and unique."""
+    # on first use: PyYAML stays out of start-up (docs/ARCHITECTURE.md)
     import yaml
 
     try:
@@ -100,6 +101,7 @@ def load_file(path: Path | str, label: str | None = None) -> Any:
 
 def load_all(text: str, label: str) -> list[tuple[Any, int]]:
     """Every document of a YAML stream, with the line each starts on."""
+    # on first use: PyYAML stays out of start-up (docs/ARCHITECTURE.md)
     import yaml
 
     documents: list[tuple[Any, int]] = []
@@ -133,6 +135,7 @@ def _marked(exc: Any, label: str) -> str:
 def _check_size(root: Any, label: str) -> None:
     """Refuse documents that nest too deeply or expand (through aliases) to too many nodes.
     Sizes are memoised per node, so an alias bomb is measured without being expanded."""
+    # on first use: PyYAML stays out of start-up (docs/ARCHITECTURE.md)
     import yaml
 
     sizes: dict[int, int] = {}
@@ -173,6 +176,7 @@ def _check_size(root: Any, label: str) -> None:
 
 
 def _construct(node: Any, label: str) -> Any:
+    # on first use: PyYAML stays out of start-up (docs/ARCHITECTURE.md)
     import yaml
 
     class Loader(yaml.SafeLoader):

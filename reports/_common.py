@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from preflight.model import STATUS_ORDER
+from preflight.model import STATUS_ORDER, Finding, Status, summarize
 
 #: Statuses from most to least severe: the order findings are listed in everywhere.
 SEVERITY_DESC: tuple[str, ...] = tuple(s.value for s in reversed(STATUS_ORDER))
@@ -98,7 +98,6 @@ def summary_of(report: Mapping[str, Any]) -> dict[str, Any]:
     given = report.get("summary")
     if isinstance(given, Mapping) and all(s in given for s in SEVERITY_DESC) and "verdict" in given:
         return {**{s: _as_int(given[s]) for s in SEVERITY_DESC}, "verdict": str(given["verdict"])}
-    from preflight.model import Finding, Status, summarize
 
     known = {s.value for s in Status}
     findings = [Finding(Status(status_of(f))) for f in results_of(report) if status_of(f) in known]

@@ -36,6 +36,7 @@ from ._common import (
 from .compare import comparison_view
 from .gpu import gpu_view
 from .matrix import probe_matrix
+from .smoke import charts, view
 
 if TYPE_CHECKING:
     import jinja2
@@ -57,6 +58,7 @@ def render(report: Mapping[str, Any], categories: Categories | None = None) -> s
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     """The jinja2 environment, built once; jinja2 is imported here to keep CLI start-up fast."""
+    # on first use: jinja2 (~30 ms) stays out of start-up (docs/ARCHITECTURE.md)
     import jinja2
 
     env = jinja2.Environment(
@@ -73,6 +75,7 @@ def _environment() -> jinja2.Environment:
 
 def linkify(text: Any) -> Any:
     """Escaped text in which http(s) URLs become links (for a host's free-text ``source``)."""
+    # on first use: markupsafe stays out of start-up (docs/ARCHITECTURE.md)
     from markupsafe import Markup, escape
 
     value = clean(text)
@@ -139,9 +142,8 @@ def _smoke(report: Mapping[str, Any]) -> dict[str, Any] | None:
 
     The charts are built by reports/charts.py, which escapes every text it writes and checks
     every number, so they are marked safe here; everything else stays autoescaped."""
+    # on first use: markupsafe stays out of start-up (docs/ARCHITECTURE.md)
     from markupsafe import Markup
-
-    from .smoke import charts, view
 
     shaped = view(report)
     if shaped is None:

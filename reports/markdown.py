@@ -25,6 +25,8 @@ from ._common import (
     summary_of,
     verdict_words,
 )
+from .compare import summary_lines
+from .smoke import view
 
 #: Rows of the findings table at most; GitHub caps a step summary at 1 MiB.
 MAX_ROWS = 200
@@ -109,7 +111,6 @@ def render(report: Mapping[str, Any]) -> str:
 
 def _comparison(report: Mapping[str, Any]) -> list[str]:
     """--baseline: what changed since the earlier run and which warnings came true."""
-    from .compare import summary_lines
 
     lines = summary_lines(report)
     if not lines:
@@ -120,7 +121,6 @@ def _comparison(report: Mapping[str, Any]) -> list[str]:
 def _smoke(report: Mapping[str, Any]) -> list[str]:
     """smoke.inference's figures as a small table: one row per measurement, then the changes
     against the baseline and the router's overhead (reports/smoke.py shapes them)."""
-    from .smoke import view
 
     shaped = view(report)
     if shaped is None:

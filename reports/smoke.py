@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._common import clean, mapping
+from .charts import grouped_bars, histogram
 
 PERCENTILES = (
     ("p50", "p50"),
@@ -190,7 +191,6 @@ def _settings_text(settings: Mapping[str, Any]) -> str:
 
 def charts(smoke_view: Mapping[str, Any]) -> dict[str, str]:
     """The two SVG charts (percentiles, histogram) for the HTML report; "" when not drawable."""
-    from .charts import grouped_bars, histogram
 
     measurements: Sequence[tuple[str, Mapping[str, Any]]] = smoke_view.get("measurements") or []
     names = [LABELS[key] for key, _ in measurements]

@@ -19,6 +19,8 @@ from ._common import (
     summary_of,
     verdict_words,
 )
+from .compare import summary_lines
+from .smoke import terminal_lines
 
 STATUS_STYLES = {
     "pass": "green",
@@ -31,6 +33,7 @@ STATUS_STYLES = {
 
 def print_summary(report: Mapping[str, Any], console: Any) -> None:
     """Print the findings table (most severe first) and the verdict on a ``rich`` Console."""
+    # on first use: rich (~25 ms) stays out of start-up (docs/ARCHITECTURE.md)
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -85,9 +88,8 @@ def print_summary(report: Mapping[str, Any], console: Any) -> None:
 
 def _print_comparison(report: Mapping[str, Any], console: Any) -> None:
     """--baseline: the counts of what changed and each baseline warning that came true."""
+    # on first use: rich (~25 ms) stays out of start-up (docs/ARCHITECTURE.md)
     from rich.text import Text
-
-    from .compare import summary_lines
 
     lines = summary_lines(report)
     if not lines:
@@ -100,9 +102,8 @@ def _print_comparison(report: Mapping[str, Any], console: Any) -> None:
 
 def _print_smoke(report: Mapping[str, Any], console: Any) -> None:
     """smoke.inference: one line per measurement (and per baseline comparison), plain Text."""
+    # on first use: rich (~25 ms) stays out of start-up (docs/ARCHITECTURE.md)
     from rich.text import Text
-
-    from .smoke import terminal_lines
 
     lines = terminal_lines(report)
     if not lines:
@@ -116,6 +117,7 @@ def _print_smoke(report: Mapping[str, Any], console: Any) -> None:
 def _print_recommendation(value: Any, console: Any) -> None:
     """'Recommended command:' and the command on a line of its own, never wrapped (it must
     paste as one command), then the reasons. Plain ``Text``: nothing in it is markup."""
+    # on first use: rich (~25 ms) stays out of start-up (docs/ARCHITECTURE.md)
     from rich.text import Text
 
     if not isinstance(value, Mapping) or not value.get("command"):

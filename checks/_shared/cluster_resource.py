@@ -11,6 +11,8 @@ deadline ending one check does not cancel the read for the rest). ARM calls of d
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -633,9 +635,6 @@ async def cluster_trust(ctx: Context) -> ClusterTrust:
 
 
 async def _cluster_trust(ctx: Context) -> ClusterTrust:
-    import base64
-    import binascii
-
     kind, _ = cluster_type_of(ctx)
     settle = (
         "name the cluster (--set subscription_id/resource_group/cluster_name, or offline "

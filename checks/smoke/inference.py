@@ -30,6 +30,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from preflight.api import (
     Check,
@@ -45,6 +46,8 @@ from preflight.api import (
     job_manifest,
     jsonshape,
     preflight_command,
+    redact_url,
+    run_load,
     run_namespace,
     service_manifest,
     truthy,
@@ -108,8 +111,6 @@ PARAMETERS = {
 
 
 def _check_uri(value: str) -> None:
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(value.strip())
         parts.port  # noqa: B018 - raises ValueError on a malformed port
@@ -261,8 +262,6 @@ class SmokeInference(Check):
             direct = self._direct(ctx, settings, uri is not None, why)
             findings.append(direct)
         if uri and ctx.cancelled.is_set():  # interrupted during the direct measurement
-            from preflight.api import redact_url
-
             findings.append(
                 ctx.interrupted_finding(
                     redact_url(uri), "the routed measurement started", kind="routed"
@@ -415,8 +414,6 @@ class SmokeInference(Check):
     def _routed(
         self, ctx: Context, settings: Settings, uri: str, direct: Finding | None
     ) -> Finding:
-        from preflight.api import redact_url, run_load
-
         target = redact_url(uri)
         details: dict[str, Any] = {"kind": "routed"}
         if ctx.dry_run:  # a dry run changes nothing anywhere: no load on the endpoint either
@@ -797,7 +794,6 @@ CHECKS = [SmokeInference(), SmokeSummary()]
 
 def _proxy_for(ctx: Context, uri: str) -> Any:
     """The run's proxy for the scoring URI (--proxy or HTTPS_PROXY, minus NO_PROXY), if any."""
-    from urllib.parse import urlsplit
 
     parts = urlsplit(uri)
     tls = parts.scheme == "https"

@@ -207,6 +207,7 @@ class ArmClient:
     def _from_imds(self) -> Token | None:
         if self.imds == DEFAULT_IMDS and not _on_azure():
             return None
+        # on first use: httpx (~75 ms) stays out of start-up (docs/ARCHITECTURE.md)
         import httpx
 
         url = f"{self.imds}/metadata/identity/oauth2/token"
@@ -239,6 +240,7 @@ class ArmClient:
     # -- calls ----------------------------------------------------------------------------------
 
     def _client(self) -> Any:
+        # on first use: httpx (~75 ms) stays out of start-up (docs/ARCHITECTURE.md)
         import httpx
 
         loop_id = id(asyncio.get_running_loop())
@@ -343,6 +345,7 @@ class ArmClient:
         raise ArmError("error", f"ARM listed more than {max_pages} pages ({path}): stopped")
 
     async def _get(self, url: str, params: dict[str, str] | None, path: str) -> dict[str, Any]:
+        # on first use: httpx (~75 ms) stays out of start-up (docs/ARCHITECTURE.md)
         import httpx
 
         token = self._token
@@ -470,6 +473,7 @@ def transport_error(
     (name, TCP), ``tls`` (the handshake, or a TLS session the peer ended before any HTTP
     answer, however it chose to close), ``http`` (no answer in time, a closed or broken
     answer)."""
+    # on first use: httpx (~75 ms) stays out of start-up (docs/ARCHITECTURE.md)
     import httpx
 
     tls = url.lower().startswith("https:")
@@ -545,6 +549,7 @@ def _httpx_proxy(proxy: Any, verify: Any) -> Any:
     session of the run (``verify``: system store + --ca-bundle), SOCKS5 through httpx's socks
     support (socksio), which hands the proxy the name for socks5:// as for socks5h://."""
 
+    # on first use: httpx (~75 ms) stays out of start-up (docs/ARCHITECTURE.md)
     import httpx
 
     if proxy.socks:

@@ -190,6 +190,7 @@ class DnsClient:
     def _build(self) -> None:
         if self._resolver is not None or self._system_error:
             return
+        # on first use: dnspython (~55 ms) stays out of start-up (docs/ARCHITECTURE.md)
         import dns.asyncresolver
         import dns.nameserver
         import dns.resolver
@@ -251,6 +252,7 @@ class DnsClient:
         return second
 
     async def _query(self, name: str, rdtype: str) -> Resolution:
+        # on first use: dnspython (~55 ms) stays out of start-up (docs/ARCHITECTURE.md)
         import dns.exception
         import dns.resolver
 
@@ -319,6 +321,7 @@ def _server_text(nameserver: Any) -> str:
 
 def _chain_from_responses(responses: list[Any], name: str) -> list[str]:
     """The CNAME chain starting at ``name`` as the server returned it (targets, in order)."""
+    # on first use: dnspython (~55 ms) stays out of start-up (docs/ARCHITECTURE.md)
     import dns.rdatatype
 
     links: dict[str, str] = {}
@@ -338,6 +341,7 @@ def _chain_from_responses(responses: list[Any], name: str) -> list[str]:
 
 def _truncated_then(exc: Exception) -> str | None:
     """When a UDP answer came back truncated (TC) and the retry over TCP failed: how."""
+    # on first use: dnspython (~55 ms) stays out of start-up (docs/ARCHITECTURE.md)
     import dns.message
 
     errors = getattr(exc, "kwargs", {}).get("errors") or []

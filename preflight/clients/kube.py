@@ -125,6 +125,7 @@ class KubeClient:
             return self._connect()
 
     def _connect(self) -> Any:
+        # on first use: the kubernetes client (~160 ms) stays out of start-up (docs/ARCHITECTURE.md)
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
@@ -267,6 +268,7 @@ class KubeClient:
         if body is not None:
             headers["Content-Type"] = "application/json"
         if hasattr(api, "param_serialize"):  # kubernetes >= 35 (new generator)
+            # on first use: the kubernetes client stays out of start-up (docs/ARCHITECTURE.md)
             from kubernetes.client.exceptions import ApiException
 
             request = api.param_serialize(

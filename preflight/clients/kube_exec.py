@@ -81,6 +81,7 @@ class ExecCredential:
 def exec_plan(kubeconfig: str | None, context: str | None) -> ExecPlan | None:
     """The exec plugin of the context's user, or None (no exec user, or a kubeconfig the
     ``kubernetes`` client should load and report on itself: missing, unreadable, not YAML)."""
+    # on first use: PyYAML stays out of start-up (docs/ARCHITECTURE.md)
     import yaml
 
     merged: dict[str, dict[str, tuple[dict[str, Any], Path]]] = {

@@ -455,6 +455,7 @@ async def _via_socks(
 ) -> _Streams:
     """A SOCKS tunnel to ``host:port`` (python-socks): the name for socks5h/socks4a, else the
     caller's addresses, tried in order while the proxy says it cannot reach one."""
+    # on first use: python-socks (~35 ms) stays out of start-up (docs/ARCHITECTURE.md)
     from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
     from python_socks.async_.asyncio import Proxy as SocksProxy
 

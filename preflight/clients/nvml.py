@@ -152,6 +152,7 @@ class NvmlClient:
         """``pynvml``, imported on first use (raises NvmlError kind binding-missing)."""
         if self._module is None:
             try:
+                # on first use: NVML's bindings stays out of start-up (docs/ARCHITECTURE.md)
                 import pynvml
             except ImportError as exc:
                 raise NvmlError("binding-missing", NO_BINDING_REASON, None, "import") from exc

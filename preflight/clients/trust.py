@@ -32,6 +32,7 @@ def pem_certificates(text: str) -> list[bytes]:
 
 def describe_certificate(der: bytes) -> dict[str, Any]:
     """Subject, issuer (whole DN, CN and O), expiry and DNS names of one DER certificate."""
+    # on first use: cryptography (~35 ms) stays out of start-up (docs/ARCHITECTURE.md)
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
@@ -60,6 +61,7 @@ def _authority_key_id(der: bytes) -> bytes:
     """The key id of a certificate's issuer (empty when absent or unreadable)."""
     if not der:
         return b""
+    # on first use: cryptography (~35 ms) stays out of start-up (docs/ARCHITECTURE.md)
     from cryptography import x509
 
     try:
@@ -71,6 +73,7 @@ def _authority_key_id(der: bytes) -> bytes:
 
 
 def _subject_of(der: bytes) -> str:
+    # on first use: cryptography (~35 ms) stays out of start-up (docs/ARCHITECTURE.md)
     from cryptography import x509
 
     return x509.load_der_x509_certificate(der).subject.rfc4514_string()
@@ -212,6 +215,7 @@ def verifies_with(
     appliances and test CAs mark subjectAltName critical beside a subject)."""
     if not leaf or not anchors:
         return False
+    # on first use: cryptography (~35 ms) stays out of start-up (docs/ARCHITECTURE.md)
     from cryptography import x509
 
     try:

@@ -264,6 +264,7 @@ class ConnectionPool:
         return reader, writer
 
     async def _open_via_socks(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        # on first use: python-socks (~35 ms) stays out of start-up (docs/ARCHITECTURE.md)
         from python_socks import ProxyError, ProxyTimeoutError, ProxyType
         from python_socks.async_.asyncio import Proxy as SocksProxy
 
