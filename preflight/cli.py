@@ -1,4 +1,4 @@
-"""The command line (DESIGN.md, "CLI contract"). Heavy modules are imported inside commands so
+"""The command line (docs/DESIGN.md, "CLI contract"). Heavy modules are imported inside commands so
 that ``preflight --help`` and ``preflight checks`` answer at once."""
 
 from __future__ import annotations

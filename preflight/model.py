@@ -1,4 +1,5 @@
-"""The result model: statuses, findings and the verdict of a run (DESIGN.md, "Result model")."""
+"""The result model: statuses, findings and the verdict of a run (docs/DESIGN.md, "Result
+model")."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The same declaration serves the flag, its ``--config`` key and its environment default
 (``PREFLIGHT_<NAME>`` for ``preflight run``), so a value is validated the same way wherever it
-comes from, and a bad one is one line naming where it came from (DESIGN.md, "CLI contract"):
+comes from, and a bad one is one line naming where it came from (docs/DESIGN.md, "CLI contract"):
 
 - ``--timeout 'abc': expected a positive number of seconds``
 - ``PREFLIGHT_FAIL_ON='never' (environment): expected one of fail, warn``

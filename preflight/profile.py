@@ -1,6 +1,6 @@
 """Cloud profiles: data files listing endpoints, token audiences and the hosts to check.
 
-A profile is data (DESIGN.md, "Profiles"). This module loads one by built-in name or path,
+A profile is data (docs/DESIGN.md, "Profiles"). This module loads one by built-in name or path,
 follows ``extends:`` (maps merge deeply; a host entry with the same ``host`` replaces the
 inherited one), validates it strictly and reports any problem as ``file:line: what is wrong``.
 """

@@ -24,7 +24,7 @@ from typing import Any
 from ._common import clean, mapping, rank, results_of, status_of
 
 CHECK = "gpu.health"
-#: ``<node>/<index>``: a GPU's target (DESIGN.md)
+#: ``<node>/<index>``: a GPU's target (docs/DESIGN.md)
 _GPU_TARGET = re.compile(r"(.+)/(\d+)")
 NOT_SUPPORTED = "not supported"
 

@@ -1,8 +1,8 @@
 """``azure.cli``: the Azure CLI and its ``k8s-extension`` are new enough to run
-``az k8s-extension create`` from this machine (seeds 002/003, "Prerequisites").
+``az k8s-extension create`` from this machine (seeds 002/003 in docs/SOURCES.md, "Prerequisites").
 
 Seed 002/003 and the public docs ask for Azure CLI 2.24.0 and k8s-extension 1.2.3 or newer; a
-newer edition of the same page (docs.azure.cn, 2025; reference/endpoints.md: "a newer page says
+newer edition of the same page (docs.azure.cn, 2025; docs/reference/endpoints.md: "a newer page says
 >= 2.51.0") asks for Azure CLI 2.51.0. Below 2.24.0 is a failure (the documented minimum); from
 2.24.0 up to 2.51.0 a warning (it meets the older minimum, not the newer one, and `az upgrade`
 is cheap); 2.51.0 and up pass. The versions come from ``az version -o json``, which reads local

@@ -25,7 +25,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SERVICE = "AzureMachineLearning"
 
-#: "Azure IP Ranges and Service Tags" download page per cloud (reference/endpoints.md, "Cloud
+#: "Azure IP Ranges and Service Tags" download page per cloud (docs/reference/endpoints.md, "Cloud
 #: constants": download ids 56519 / 57062 / 57063), and the ``cloud`` value inside each file
 #: (as published: "Public", "China", "AzureGovernment").
 SERVICE_TAGS_DOWNLOAD = {

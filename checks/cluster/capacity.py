@@ -1,6 +1,7 @@
 """``nodes.capacity``: do the eligible nodes meet the minimum for the planned workload?
 
-Minimums (endpoints.md, "Azure ML extension facts", from the extension's reference pages):
+Minimums (docs/reference/endpoints.md, "Azure ML extension facts", from the extension's
+reference pages):
 
 - production: 4 vCPU and 14 GB memory in the cluster;
 - smallest node sizes: test inference-only or training-only 1 node of 2 vCPU / 7 GiB; test both

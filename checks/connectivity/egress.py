@@ -1,6 +1,6 @@
 """``egress.https``: every profile host answers HTTP from the origin, directly or via a proxy.
 
-A status code proves a path only when the origin sent it (DESIGN.md, "What proves a network
+A status code proves a path only when the origin sent it (docs/DESIGN.md, "What proves a network
 path"). The probe (``preflight.clients.net``) records who verified the certificate and what came
 back; this check judges it with the service table (``services.py``):
 

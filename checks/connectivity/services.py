@@ -1,5 +1,5 @@
 """What each kind of service answers, so ``egress.https`` can tell the origin's answer from a
-proxy's, a mirror's or the service's own firewall (DESIGN.md, "What proves a network path").
+proxy's, a mirror's or the service's own firewall (docs/DESIGN.md, "What proves a network path").
 
 One row per kind: the path to ``GET`` (one the service answers meaningfully to an anonymous
 client), the marks only that service puts on its answers (so a page without them, seen through

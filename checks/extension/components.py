@@ -1,6 +1,6 @@
 """``extension.components``: after the install, the extension's own Deployments, DaemonSets and
-StatefulSets in namespace ``azureml`` are there and ready (seed 002, "Verify Azure Machine
-Learning extension deployment": every pod under ``azureml`` must be Running).
+StatefulSets in namespace ``azureml`` are there and ready (seed 002 in docs/SOURCES.md,
+"Verify Azure Machine Learning extension deployment": every pod under ``azureml`` must be Running).
 
 Which components to expect depends on the configuration (the components table in
 ``components_table``): the installed settings from Azure Resource Manager when they can be read,

@@ -1,6 +1,7 @@
-"""The Azure ML extension's components, as data: seed 002/003's table "Review Azure Machine
-Learning extension component" (what ``kubectl get deployments -n azureml`` shows after an
-install), with the conditions under which the extension creates each one.
+"""The Azure ML extension's components, as data: the table "Review Azure Machine
+Learning extension component" of seeds 002/003 (docs/SOURCES.md): what ``kubectl get
+deployments -n azureml`` shows after an install, with the conditions under which the extension
+creates each one.
 
 Which components a configuration should have is decided here, once, so that
 ``extension.components`` and the tests' builders of an installed extension agree:

@@ -7,7 +7,7 @@ It connects to the addresses the caller resolved (so ``--nameserver`` answers ar
 tested) while SNI and Host stay the FQDN.
 
 A status code alone proves little on enterprise networks: an inspecting proxy, a block page or
-a service's own firewall answer too (DESIGN.md, "What proves a network path"). So the probe
+a service's own firewall answer too (docs/DESIGN.md, "What proves a network path"). So the probe
 keeps what a verdict needs: which trust store verified the certificate (``trust``), the issuer,
 and the answer itself (status, headers, a bounded body prefix). Judging it is the caller's job.
 

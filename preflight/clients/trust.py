@@ -2,7 +2,7 @@
 
 A TLS-inspecting proxy re-signs every site with its own CA, which users hand to preflight with
 ``--ca-bundle``. A handshake that verifies with the bundle proves only that the inspecting proxy
-answered, not the origin (DESIGN.md, "What proves a network path"). So a probe needs to know
+answered, not the origin (docs/DESIGN.md, "What proves a network path"). So a probe needs to know
 *which* store made the chain verify. Python before 3.13 cannot show the chain a server sent,
 so the answer comes from the handshakes themselves: with extra CAs present, verify against the
 system store alone first, and only when that fails for an unknown issuer against system + extras.
