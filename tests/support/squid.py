@@ -30,7 +30,7 @@ ephemeral port is allowed), ``hosts={name: ip}`` (squid's ``hosts_file``: how *s
 names; ``localhost`` -> ``127.0.0.1`` is always there, IPv4 only), ``auth=(user, password)``.
 
 squid facts this module relies on (observed with squid 5.7 on Debian 12, by this module's
-self-tests in ``tests/test_support_network.py``):
+self-tests in ``tests/support_tests/test_network.py``):
 
 - A refused CONNECT (port not in ``SSL_ports``) is answered by squid itself::
 

@@ -288,7 +288,7 @@ def test_comparison_section_in_a_real_browser_keeps_hostile_text_inert(tmp_path:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "_browser", Path(__file__).with_name("test_reports_html_browser.py")
+        "_browser", Path(__file__).parents[1] / "reports" / "test_html_browser.py"
     )
     assert spec and spec.loader
     browser = importlib.util.module_from_spec(spec)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from support.azure_objects import managed_cluster
-from test_azure_offline import az_aks_show, no_credentials
 
+from tests.checks.azure.test_offline import az_aks_show, no_credentials
 from tests.clirun import Result, preflight
 
 PROXY = {

@@ -5,7 +5,7 @@ Azure services do, a cluster on the fake API server, the planned settings, the o
 resource, GPUs absent) and its report, normalised, is compared with tests/data/golden/report.json.
 A refactor must leave it unchanged; a change of behaviour shows here first, as a diff to read.
 After an intended change, regenerate: ``PREFLIGHT_UPDATE_GOLDEN=1 .venv/bin/python -m pytest
-tests/test_golden_report.py`` and review the diff of the golden file.
+tests/reports/test_golden_report.py`` and review the diff of the golden file.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from support.kube_objects import (
 
 from tests.clirun import preflight
 
-GOLDEN = Path(__file__).parent / "data" / "golden" / "report.json"
+GOLDEN = Path(__file__).parents[1] / "data" / "golden" / "report.json"
 #: details that change from run to run whatever the code: times, sizes read, random ids
 VOLATILE_KEYS = {
     "duration_s",

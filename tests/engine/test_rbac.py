@@ -30,11 +30,11 @@ from support.kube_objects import (
 from support.rbac import Attributes, denied, load_rules, unused
 
 from tests.clirun import preflight
-from tests.test_incluster import allow_namespace_requests_by_name, install_plugin
-from tests.test_incluster import cluster as incluster_cluster
-from tests.test_incluster import run as incluster_run
+from tests.engine.test_kube_runtime import allow_namespace_requests_by_name, install_plugin
+from tests.engine.test_kube_runtime import cluster as incluster_cluster
+from tests.engine.test_kube_runtime import run as incluster_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = [ROOT / "deploy" / "rbac.yaml", ROOT / "deploy" / "rbac-azureml.yaml"]
 SETTINGS = (
     "enableTraining=True enableInference=True inferenceRouterServiceType=loadBalancer "
@@ -269,7 +269,7 @@ def bind_checks(api: Any) -> list[Attributes]:
 
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test check ``test.runtime`` that runs pods (tests/test_incluster.py)."""
+    """The test check ``test.runtime`` that runs pods (tests/engine/test_kube_runtime.py)."""
     return install_plugin(tmp_path_factory.mktemp("site"))
 
 

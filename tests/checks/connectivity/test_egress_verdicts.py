@@ -1,7 +1,7 @@
 """``egress.https``'s judgement of an answer, rule by rule, in-process (DESIGN.md, "What proves a
-network path"). The end-to-end tests (test_network_verdicts.py) prove the probe gathers this
-evidence from real servers and proxies; these pin what each piece of evidence concludes, so a
-changed rule cannot pass unnoticed (scripts/mutation)."""
+network path"). The end-to-end tests (test_network_verdicts.py, this folder) prove the probe
+gathers this evidence from real servers and proxies; these pin what each piece of evidence
+concludes, so a changed rule cannot pass unnoticed (scripts/mutation)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ raw DNS reply bytes, 300 for ``jsonshape.loads`` and 6 each through the real com
 whole file takes about 46 s with ``-n 2`` on the 2-core development machine. The nightly job
 runs ten times as many, randomized::
 
-    HYPOTHESIS_PROFILE=nightly .venv/bin/python -m pytest -q -n 2 tests/test_properties.py
+    HYPOTHESIS_PROFILE=nightly .venv/bin/python -m pytest -q -n 2 tests/engine/test_properties.py
 
 A crash found here is fixed in the product, and its input stays below as an ``@example``.
 """

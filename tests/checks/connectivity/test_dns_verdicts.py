@@ -1,7 +1,8 @@
 """``dns.resolve`` rule by rule, in-process: the real check and the real resolver against a real
 DNS server (dnslib, tests/support/dns_server.py), without a CLI process per case. Pins every
 outcome's status, message and remedy so a changed rule cannot pass unnoticed (scripts/mutation);
-the CLI path is covered end to end in test_connectivity.py and test_network_verdicts.py."""
+the CLI path is covered end to end in test_end_to_end.py and test_network_verdicts.py (this
+folder)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import pytest
 from preflight.context import Context, RunOptions
 from preflight.profile import load_profile
 
-DATA = Path(__file__).parent / "data" / "seed_hosts"
+DATA = Path(__file__).parents[1] / "data" / "seed_hosts"
 REGION = {"azure-public": "eastus", "azure-china": "chinaeast2", "azure-usgov": "usgovvirginia"}
 SEED_VALUES = {
     "cluster": "mycluster",

@@ -23,8 +23,8 @@ IMG = "<img src=x onerror=alert(1)>"
 
 
 def _samples() -> ModuleType:
-    """The sample reports of test_reports.py, loaded by path (tests/ is not a package)."""
-    path = Path(__file__).with_name("test_reports.py")
+    """The sample reports of test_renderers.py, loaded by path (tests/ is not a package)."""
+    path = Path(__file__).with_name("test_renderers.py")
     spec = importlib.util.spec_from_file_location("_preflight_report_samples", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

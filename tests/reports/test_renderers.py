@@ -1,6 +1,6 @@
 """Renderers: each format is rendered from a report dict and checked on its real output.
 
-The sample reports here are also used by ``test_reports_html_browser.py``.
+The sample reports here are also used by ``tests/reports/test_html_browser.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from preflight import reports
 from preflight.reports import html as html_report
 from preflight.reports import json_report, junit, markdown, terminal
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 SCRIPT = "<script>document.title='pwned'</script>"
 IMG = "<img src=x onerror=alert(1)>"

@@ -15,7 +15,7 @@ import pytest
 
 from tests.clirun import preflight
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_report_rerenders_a_saved_run(tmp_path: Path, dns_server) -> None:  # type: ignore[no-untyped-def]

@@ -673,7 +673,7 @@ def test_cleanup_binds_itself_where_it_may_not_delete(kube_api: Any, tmp_path: P
 
 def runner_roles() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(preflight-runner's rules, preflight-run's rules) from deploy/rbac-runner.yaml."""
-    path = Path(__file__).resolve().parents[1] / "deploy" / "rbac-runner.yaml"
+    path = Path(__file__).resolve().parents[2] / "deploy" / "rbac-runner.yaml"
     roles = {
         d["metadata"]["name"]: d["rules"]
         for d in yaml.safe_load_all(path.read_text())
