@@ -49,6 +49,8 @@ class Finding:
     title: str = ""
     category: str = ""
     duration_s: float = 0.0
+    #: set by a waiver (preflight/waivers.py): reason, expires, source; None when not accepted
+    ignored: dict[str, Any] | None = None
 
     @classmethod
     def passed(cls, target: str | None, message: str, **details: Any) -> Finding:
@@ -85,8 +87,9 @@ class Finding:
         return cls(Status.ERROR, target, message, remediation, details=details)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of one entry of ``results`` (schema preflight.report/v1)."""
-        return {
+        """The JSON shape of one entry of ``results`` (schema preflight.report/v1); ``ignored``
+        only on an accepted finding."""
+        data = {
             "check": self.check,
             "title": self.title,
             "category": self.category,
@@ -98,6 +101,9 @@ class Finding:
             "duration_s": round(self.duration_s, 4),
             "details": self.details,
         }
+        if self.ignored is not None:
+            data["ignored"] = dict(self.ignored)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
@@ -112,15 +118,30 @@ class Finding:
             title=data.get("title") or "",
             category=data.get("category") or "",
             duration_s=float(data.get("duration_s") or 0.0),
+            ignored=dict(data["ignored"]) if isinstance(data.get("ignored"), Mapping) else None,
         )
 
 
 def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
-    """Counts per status, and the verdict: fail if any fail/error, else warn if any, else pass."""
+    """Counts per status, and the verdict: fail if any fail/error, else warn if any, else pass.
+    Findings accepted by a waiver count in ``ignored`` only, never in a status or the verdict."""
     counts = {s.value: 0 for s in STATUS_ORDER}
+    ignored = 0
     for f in findings:
-        counts[f.status.value] += 1
-    return {**counts, "verdict": verdict_of(counts)}
+        if f.ignored is not None:
+            ignored += 1
+        else:
+            counts[f.status.value] += 1
+    return {**counts, "ignored": ignored, "verdict": verdict_of(counts)}
+
+
+def nothing_checked(findings: Iterable[Finding]) -> bool:
+    """True when no finding concluded anything: every one not accepted by a waiver is a skip
+    (or there are none), and none was accepted. Such a run must not read as a green gate."""
+    found = list(findings)
+    if any(f.ignored is not None for f in found):
+        return False
+    return all(f.status == Status.SKIP for f in found)
 
 
 def verdict_of(counts: Mapping[str, int]) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from preflight import yamlfile
+from preflight import waivers, yamlfile
 from preflight.clients.proxy import validate_proxy_url
 from preflight.errors import UsageError, nearest
 from preflight.kube.params import PARAMETERS as IN_CLUSTER_PARAMETERS
@@ -222,6 +222,23 @@ class Text(_Type):
         return text
 
 
+class WaiverText(_Type):
+    """``CHECK[:TARGET-GLOB]`` (``--ignore``); in a ``--config`` file also a mapping
+    ``{check, target, reason, expires}`` (docs/DESIGN.md, "Waivers")."""
+
+    name = "check[:target]"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> waivers.Waiver:
+        if isinstance(value, waivers.Waiver):
+            return value
+        if not isinstance(value, str):
+            self.fail_with(value, "CHECK[:TARGET-GLOB], e.g. egress.https:*.blob.core.windows.net")
+        try:
+            return waivers.parse_flag(value)
+        except ValueError as exc:
+            raise click.BadParameter(_bare(exc)) from None
+
+
 class KeyValue(_Type):
     """``KEY=VALUE`` (``--set``); a YAML mapping entry in a ``--config`` file."""
 
@@ -372,6 +389,16 @@ RUN: tuple[Option, ...] = (
         Text("a check id or glob"),
         "Run only checks matching, e.g. 'dns.*' (repeatable).",
         metavar="GLOB",
+        multiple=True,
+    ),
+    Option(
+        "ignore",
+        ("--ignore",),
+        WaiverText(),
+        "Accept a known finding: its check id or glob, and optionally a glob over its target "
+        "(repeatable). It keeps its status, shows as accepted and leaves the verdict. In --config, "
+        "`ignore:` is a list of {check, target, reason, expires: YYYY-MM-DD}.",
+        metavar="CHECK[:TARGET]",
         multiple=True,
     ),
     Option(
@@ -533,6 +560,8 @@ def config_value(option: Option, value: Any, where: str, ctx: click.Context | No
     ``where``, the key and what is allowed)."""
     kind: click.ParamType = Flag() if option.is_flag else option.type
     try:
+        if option.name == "ignore":
+            return _config_waivers(value, where)
         if option.multiple:
             if option.name == "set" and isinstance(value, Mapping):
                 items: Iterable[Any] = [
@@ -550,6 +579,21 @@ def config_value(option: Option, value: Any, where: str, ctx: click.Context | No
         return kind.convert(value, None, ctx)
     except click.BadParameter as exc:
         raise UsageError(f"{where}: {option.name}: {exc.message}") from None
+
+
+def _config_waivers(value: Any, where: str) -> tuple[waivers.Waiver, ...]:
+    """``ignore:`` in a config file: a list of waivers (mappings or CHECK[:TARGET] strings),
+    each remembering the file as its source."""
+    entries = value if isinstance(value, list | tuple) else [value]
+    label = where.removeprefix("--config ").rsplit(":", 1)[0]
+    found = []
+    for index, entry in enumerate(entries):
+        try:
+            found.append(waivers.parse_entry(entry, f"config {label}"))
+        except ValueError as exc:
+            at = yamlfile.where(value, index) if isinstance(value, list) else where
+            raise UsageError(f"--config {at}: ignore[{index}]: {_bare(exc)}") from None
+    return tuple(found)
 
 
 def _scalar(value: Any, where: str) -> str:
@@ -618,6 +662,8 @@ class Prepared:
     formats: list[str] = field(default_factory=lambda: ["html", "json"])
     target: Any = None
     out: Path | None = None
+    #: ``--ignore`` and the config file's ``ignore:`` (validated against the installed checks)
+    waivers: tuple[waivers.Waiver, ...] = ()
 
 
 def ensure_writable(out: str) -> Path:
@@ -814,10 +860,13 @@ def prepare(values: Mapping[str, Any], *, mode: str = "run") -> Prepared:
             if not is_valid_hostname(str(name).rstrip(".")):
                 raise UsageError(f"--resolve {name!r}: not a valid DNS host name")
         return Prepared(context, registry, checks)
+    accepted = tuple(values.get("ignore") or ())
+    waivers.check_patterns(accepted, sorted(registry.checks))
     return Prepared(
         context,
         registry,
         checks,
+        waivers=accepted,
         formats=formats_of(values.get("format") or "html,json"),
         target=target,
         out=ensure_writable(str(values.get("out") or "preflight-report")),

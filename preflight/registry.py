@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
-from preflight.errors import UsageError
+from preflight.errors import UsageError, nearest
 from preflight.plugin import Category, Check, Summary
 
 GROUP = "preflight.checks"
@@ -61,8 +61,10 @@ class Registry:
         phase only is a usage error that says which phase to ask for."""
         for pattern in (*include, *exclude):
             if not any(fnmatch.fnmatchcase(cid, pattern) for cid in self.checks):
+                hint = nearest(pattern, list(self.checks))
+                did = f" (did you mean {hint}?)" if hint else ""
                 known = ", ".join(sorted(self.checks))
-                raise UsageError(f"check pattern {pattern!r} matches no check; known: {known}")
+                raise UsageError(f"check pattern {pattern!r} matches no check{did}; known: {known}")
         pool = {cid: c for cid, c in self.checks.items() if phase is None or in_phase(c, phase)}
         for pattern in include:
             if not any(fnmatch.fnmatchcase(cid, pattern) for cid in pool):
@@ -85,6 +87,14 @@ class Registry:
             if (not include or any(fnmatch.fnmatchcase(cid, p) for p in include))
             and not any(fnmatch.fnmatchcase(cid, p) for p in exclude)
         ]
+        if not selected and (include or exclude):
+            asked = " ".join(
+                [*(f"--check {p!r}" for p in include), *(f"--skip {p!r}" for p in exclude)]
+            )
+            raise UsageError(
+                f"{asked} select no check{f' of phase {phase}' if phase else ''}: "
+                "nothing would run; list the checks with `preflight checks`"
+            )
         return sorted(selected, key=lambda c: c.id)
 
     def host_services(self) -> dict[str, str]:

@@ -17,11 +17,11 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from preflight import report
+from preflight import report, waivers
 from preflight.compare import compare
 from preflight.context import internal_error
 from preflight.interrupts import Interrupts, say
-from preflight.model import Finding, Status, gate_holds, summarize
+from preflight.model import Finding, Status, gate_holds, nothing_checked, summarize
 from preflight.options import prepare
 from preflight.redact import Redactor
 from preflight.registry import in_phase
@@ -38,7 +38,13 @@ def run_session(params: Mapping[str, Any]) -> int:
 
     prepared = prepare(params)
     context, registry, checks = prepared.context, prepared.registry, prepared.checks
-    extras = {"formats": prepared.formats, "target": prepared.target, "out": prepared.out}
+    extras = {
+        "formats": prepared.formats,
+        "target": prepared.target,
+        "out": prepared.out,
+        "waivers": prepared.waivers,
+        "ran": [c.id for c in checks],
+    }
     no_color = bool(params.get("no_color")) or "NO_COLOR" in os.environ
     progress = Console(stderr=True, no_color=no_color) if sys.stderr.isatty() else None
     run_id = context.run_id
@@ -90,6 +96,9 @@ def _report(
     """Summaries, report files, the summary table, a dry run's manifests; the gate's code."""
 
     findings += _broken_plugins(registry, selected_all=not params.get("check"))
+    findings += waivers.apply(findings, extras["waivers"], extras["ran"])
+    if nothing_checked(findings):
+        findings.append(_nothing_checked(findings))
     summaries = _summaries(context, registry, findings)
     finished = time.time()
 
@@ -137,6 +146,27 @@ def _cleanup_findings(problems: list[str]) -> list[Any]:
         )
         for problem in problems
     ]
+
+
+def _nothing_checked(findings: list[Any]) -> Finding:
+    """Every finding a skip: the run concluded nothing, and a gate must not read that as green.
+    The remediation gathers what the skipped checks asked for."""
+    asked = list(dict.fromkeys(f.remediation for f in findings if f.remediation))
+    shown = "; ".join(asked[:5]) + (f"; and {len(asked) - 5} more" if len(asked) > 5 else "")
+    return Finding(
+        Status.WARN,
+        None,
+        f"nothing was checked: all {len(findings)} finding(s) of this run are skip"
+        if findings
+        else "nothing was checked: the selected checks reported nothing",
+        f"supply what the skipped checks need: {shown}"
+        if shown
+        else "select checks that apply to this environment (`preflight checks`)",
+        details={"skipped": [f"{f.check}: {f.message}" for f in findings][:50]},
+        check="preflight.coverage",
+        title="Something was checked",
+        category="other",
+    )
 
 
 def _print_manifests(context: Any, redactor: Any, out: Path, *, quiet: bool) -> None:

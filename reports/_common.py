@@ -97,11 +97,38 @@ def summary_of(report: Mapping[str, Any]) -> dict[str, Any]:
     """
     given = report.get("summary")
     if isinstance(given, Mapping) and all(s in given for s in SEVERITY_DESC) and "verdict" in given:
-        return {**{s: _as_int(given[s]) for s in SEVERITY_DESC}, "verdict": str(given["verdict"])}
+        return {
+            **{s: _as_int(given[s]) for s in SEVERITY_DESC},
+            "ignored": _as_int(given.get("ignored", 0)),
+            "verdict": str(given["verdict"]),
+        }
 
     known = {s.value for s in Status}
-    findings = [Finding(Status(status_of(f))) for f in results_of(report) if status_of(f) in known]
+    findings = [
+        Finding(Status(status_of(f)), ignored=ignored_of(f))
+        for f in results_of(report)
+        if status_of(f) in known
+    ]
     return summarize(findings)
+
+
+def ignored_of(finding: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A finding's waiver (reason, expires, source) when one accepted it, else None."""
+    ignored = finding.get("ignored")
+    return dict(ignored) if isinstance(ignored, Mapping) else None
+
+
+def accepted_text(finding: Mapping[str, Any]) -> str:
+    """How every renderer says a finding was accepted: "accepted: <reason> (until <date>,
+    <source>)"; '' for a finding no waiver accepted."""
+    ignored = ignored_of(finding)
+    if ignored is None:
+        return ""
+    reason = clean(ignored.get("reason")) or "no reason given"
+    where = [f"until {clean(ignored['expires'])}"] if ignored.get("expires") else []
+    if ignored.get("source"):
+        where.append(clean(ignored["source"]))
+    return f"accepted: {reason}" + (f" ({', '.join(where)})" if where else "")
 
 
 def _as_int(value: Any) -> int:

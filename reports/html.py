@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ._common import (
     SEVERITY_DESC,
     Categories,
+    accepted_text,
     by_severity,
     category_of,
     category_sort_key,
@@ -123,6 +124,7 @@ def _view(report: Mapping[str, Any], categories: Categories) -> dict[str, Any]:
         "verdict_word": _verdict_word(summary["verdict"], phase),
         "verdict_text": _verdict_text(summary, len(findings), phase),
         "counts": [{"status": s, "count": summary[s]} for s in SEVERITY_DESC],
+        "ignored": summary.get("ignored", 0),
         "total": len(findings),
         "groups": [
             _group(index, category, items, categories)
@@ -213,6 +215,11 @@ def _verdict_text(summary: Mapping[str, Any], total: int, phase: str = "before")
             f" {_plural(summary['skip'], 'finding')} skipped: those checks did not run; each "
             "says what it needs."
         )
+    if summary.get("ignored"):
+        text += (
+            f" {_plural(summary['ignored'], 'finding')} accepted by waivers (not counted; each "
+            "shows its reason)."
+        )
     return text
 
 
@@ -238,8 +245,10 @@ def _group(
     counts = {s: 0 for s in SEVERITY_DESC}
     for finding in ordered:
         status = status_of(finding)
-        if status in counts:
+        if status in counts and not accepted_text(finding):
             counts[status] += 1
+    # accepted findings (waivers) after those that still count, each with its reason
+    ordered = sorted(ordered, key=lambda f: bool(accepted_text(f)))
     return {
         "anchor": f"category-{index}",
         "title": category_title(category, categories),
@@ -260,7 +269,9 @@ def _finding(finding: Mapping[str, Any]) -> dict[str, Any]:
     docs = finding.get("docs")
     return {
         "status": status if status in SEVERITY_DESC else "error",
-        "status_word": clean(status).upper() or "UNKNOWN",
+        "status_word": (clean(status).upper() or "UNKNOWN")
+        + (" · ACCEPTED" if accepted_text(finding) else ""),
+        "accepted": accepted_text(finding),
         "check": clean(finding.get("check")),
         "title": clean(finding.get("title")),
         "target": clean(finding.get("target")),

@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ._common import clean, is_web_url, mapping, parse_time, results_of, status_of
+from ._common import (
+    accepted_text,
+    clean,
+    is_web_url,
+    mapping,
+    parse_time,
+    results_of,
+    status_of,
+)
 
 
 def render(report: Mapping[str, Any]) -> str:
@@ -57,7 +65,9 @@ def _suite(
     hostname: str,
 ) -> ET.Element:
     """One <testsuite> for all findings of one check."""
-    statuses = [status_of(f) for f in findings]
+    # an accepted finding (a waiver) is reported as skipped, with the waiver's reason: it must
+    # not fail the CI job that reads this file, and must not pass unseen either
+    statuses = ["skip" if accepted_text(f) else status_of(f) for f in findings]
     total_time = sum(_seconds(f.get("duration_s")) or 0.0 for f in findings)
     suite = ET.Element(
         "testsuite",
@@ -87,7 +97,11 @@ def _testcase(check_id: str, finding: Mapping[str, Any]) -> ET.Element:
         time=_time_text(_seconds(finding.get("duration_s")) or 0.0),
     )
     message = clean(finding.get("message"))
-    if status in ("fail", "error"):
+    accepted = accepted_text(finding)
+    if accepted and status != "pass":
+        child = ET.SubElement(case, "skipped", message=f"{status.upper()} {accepted}: {message}")
+        child.text = f"{accepted}\n{_explanation(finding)}"
+    elif status in ("fail", "error"):
         tag = "failure" if status == "fail" else "error"
         child = ET.SubElement(case, tag, message=message, type=status)
         child.text = _explanation(finding)

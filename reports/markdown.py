@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from ._common import (
     SEVERITY_DESC,
+    accepted_text,
     by_severity,
     clean,
     format_duration,
@@ -68,11 +69,16 @@ def render(report: Mapping[str, Any]) -> str:
 
     lines += ["| Status | Count |", "|---|---:|"]
     lines += [f"| {status} | {summary[status]} |" for status in SEVERITY_DESC]
+    if summary.get("ignored"):
+        lines.append(f"| accepted (waivers) | {summary['ignored']} |")
     lines.append("")
 
     findings = results_of(report)
-    attention = [f for f in by_severity(findings) if status_of(f) != "pass"]
-    passed = len(findings) - len(attention)
+    accepted = [f for f in by_severity(findings) if accepted_text(f)]
+    attention = [
+        f for f in by_severity(findings) if status_of(f) != "pass" and not accepted_text(f)
+    ]
+    passed = len(findings) - len(attention) - len(accepted)
     if attention:
         lines += [
             "### Findings that need attention",
@@ -89,9 +95,23 @@ def render(report: Mapping[str, Any]) -> str:
                 "report.json.",
             ]
         lines.append("")
+    if accepted:
+        lines += [
+            "### Accepted findings (waivers)",
+            "",
+            "| Status | Check | Target | Message | Accepted |",
+            "|---|---|---|---|---|",
+        ]
+        for finding in accepted[:MAX_ROWS]:
+            lines.append(
+                f"| {escape(status_of(finding))} | {escape(finding.get('check'))} "
+                f"| {escape(finding.get('target'))} | {escape(finding.get('message'))} "
+                f"| {escape(accepted_text(finding))} |"
+            )
+        lines.append("")
     if not findings:
         lines.append("No findings: no checks ran.")
-    elif attention:
+    elif attention or accepted:
         lines.append(f"{passed} of {len(findings)} findings passed.")
     else:
         lines.append(f"All {passed} findings passed.")

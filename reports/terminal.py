@@ -12,6 +12,7 @@ from typing import Any
 
 from ._common import (
     SEVERITY_DESC,
+    accepted_text,
     by_severity,
     clean,
     results_of,
@@ -47,8 +48,12 @@ def print_summary(report: Mapping[str, Any], console: Any) -> None:
     table.add_column("Target", overflow="fold")
     table.add_column("Message", overflow="fold", ratio=1)
     passes: dict[str, int] = {}
+    accepted: list[Mapping[str, Any]] = []
     for finding in by_severity(results_of(report)):
         status = status_of(finding)
+        if accepted_text(finding):  # listed after what still counts
+            accepted.append(finding)
+            continue
         if status == "pass":  # one row per check: the HTML report lists every pass
             passes[clean(finding.get("check"))] = passes.get(clean(finding.get("check")), 0) + 1
             continue
@@ -57,6 +62,13 @@ def print_summary(report: Mapping[str, Any], console: Any) -> None:
             cell(finding.get("check")),
             cell(finding.get("target")),
             cell(finding.get("message")),
+        )
+    for finding in accepted:
+        table.add_row(
+            Text(f"{status_of(finding).upper()} (accepted)", style="dim"),
+            cell(finding.get("check")),
+            cell(finding.get("target")),
+            Text(f"{clean(finding.get('message'))} [{accepted_text(finding)}]"),
         )
     for check, count in passes.items():
         table.add_row(
@@ -77,6 +89,8 @@ def print_summary(report: Mapping[str, Any], console: Any) -> None:
     summary = summary_of(report)
     verdict = summary["verdict"]
     counts = ", ".join(f"{summary[s]} {s}" for s in SEVERITY_DESC)
+    if summary.get("ignored"):
+        counts += f"; {summary['ignored']} accepted by waivers"
     line = Text("Verdict: ")
     line.append(
         verdict_words(report).get(verdict, clean(verdict).upper()),

@@ -7,7 +7,15 @@ import itertools
 
 import pytest
 
-from preflight.model import STATUS_ORDER, Finding, Status, gate_holds, summarize, verdict_of
+from preflight.model import (
+    STATUS_ORDER,
+    Finding,
+    Status,
+    gate_holds,
+    nothing_checked,
+    summarize,
+    verdict_of,
+)
 
 
 def test_statuses_are_ordered_by_severity() -> None:
@@ -40,7 +48,43 @@ def test_the_verdict_is_fail_on_fail_or_error_else_warn_on_warn(
     assert summary["verdict"] == verdict
     for status in STATUS_ORDER:
         assert summary[status.value] == statuses.count(status.value)
-    assert set(summary) == {"pass", "skip", "warn", "fail", "error", "verdict"}
+    assert set(summary) == {"pass", "skip", "warn", "fail", "error", "ignored", "verdict"}
+    assert summary["ignored"] == 0
+
+
+def test_an_accepted_finding_counts_as_ignored_only() -> None:
+    """A waiver's finding keeps its status but leaves the counts and the verdict."""
+    accepted = {"reason": "known", "expires": None, "source": "--ignore"}
+    findings = [
+        Finding(Status.FAIL, "a", ignored=accepted),
+        Finding(Status.WARN, "b"),
+        Finding(Status.PASS, "c"),
+    ]
+    summary = summarize(findings)
+    assert (summary["fail"], summary["warn"], summary["ignored"]) == (0, 1, 1)
+    assert summary["verdict"] == "warn"
+    assert Finding.from_dict(findings[0].to_dict()).ignored == accepted
+    assert "ignored" not in findings[1].to_dict()
+
+
+@pytest.mark.parametrize(
+    ("statuses", "accepted", "expected"),
+    [
+        ((), False, True),
+        (("skip",), False, True),
+        (("skip", "skip"), False, True),
+        (("skip", "pass"), False, False),
+        (("skip", "warn"), False, False),
+        (("skip", "fail"), True, False),
+    ],
+)
+def test_nothing_checked_means_every_counted_finding_is_a_skip(
+    statuses: tuple[str, ...], accepted: bool, expected: bool
+) -> None:
+    findings = [Finding(Status(s), f"t{i}") for i, s in enumerate(statuses)]
+    if accepted:
+        findings[-1].ignored = {"reason": "", "expires": None, "source": "--ignore"}
+    assert nothing_checked(findings) is expected
 
 
 def test_verdict_of_reads_counts_not_presence() -> None:

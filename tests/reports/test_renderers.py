@@ -255,7 +255,15 @@ def sample_report() -> dict[str, Any]:
             "api_server": "https://aks-prod-cn-dns-1a2b3c.hcp.chinaeast2.cx.prod.service.azk8s.cn:443",
             "kubernetes_version": "v1.28.9",
         },
-        "summary": {"pass": 5, "warn": 3, "fail": 3, "skip": 2, "error": 1, "verdict": "fail"},
+        "summary": {
+            "pass": 5,
+            "warn": 3,
+            "fail": 3,
+            "skip": 2,
+            "error": 1,
+            "ignored": 0,
+            "verdict": "fail",
+        },
         "results": results,
         "recommendation": {
             "command": "az k8s-extension create --name azureml --extension-type "
