@@ -313,13 +313,8 @@ measured so far (requests still unanswered left out; --json adds "interrupted": 
     metavar="N",
     help="Most keep-alive connections (opened as needed).",
 )
-@click.option("--ca-bundle", metavar="PATH", help="Extra CA certificates (PEM) trusted for TLS.")
-@click.option(
-    "--proxy",
-    metavar="URL",
-    help="Proxy to tunnel through: http://, https://, socks5://, socks5h:// (default "
-    "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY, honouring NO_PROXY).",
-)
+@options.BY_NAME["ca_bundle"].click_option(with_env=False)
+@options.BY_NAME["proxy"].click_option(with_env=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def load_command(
     url: str,
