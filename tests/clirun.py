@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+#: the proxy variables of this machine, never passed on: each test sets its own in ``env=``
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+
 
 @dataclass
 class Result:
@@ -28,6 +33,27 @@ class Result:
     def by_target(self, check: str) -> dict[str, dict[str, Any]]:
         return {r["target"]: r for r in self.findings(check)}
 
+    def by_check(self) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for finding in self.findings():
+            found.setdefault(finding["check"], []).append(finding)
+        return found
+
+    def only(self, check: str) -> dict[str, Any]:
+        """The one finding of ``check`` (fails, listing them, if there are more or none)."""
+        found = self.findings(check)
+        assert len(found) == 1, [(f["target"], f["status"], f["message"]) for f in found]
+        return found[0]
+
+
+def environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without its proxy variables and with no kubeconfig (a test
+    names its own), then ``env``."""
+    full_env = {k: v for k, v in os.environ.items() if k.upper() not in PROXY_VARIABLES}
+    full_env.setdefault("KUBECONFIG", "/nonexistent/kubeconfig")
+    full_env.update(env or {})
+    return full_env
+
 
 def preflight(
     *args: str,
@@ -36,13 +62,6 @@ def preflight(
     cwd: Path | None = None,
     out: Path | None = None,
 ) -> Result:
-    full_env = {
-        k: v
-        for k, v in os.environ.items()
-        if k.upper() not in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
-    }
-    full_env.setdefault("KUBECONFIG", "/nonexistent/kubeconfig")
-    full_env.update(env or {})
     argv = [sys.executable, "-m", "preflight", *args]
     if out is not None and args and args[0] == "run":
         argv += ["--out", str(out)]
@@ -50,9 +69,55 @@ def preflight(
         argv,
         capture_output=True,
         text=True,
-        env=full_env,
+        env=environment(env),
         timeout=timeout,
         cwd=cwd,
         stdin=subprocess.DEVNULL,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr, out)
+
+
+def one_line_exit_2(result: Result, *expected: str) -> None:
+    """A usage error: exit 2 and one line on stderr (containing each of ``expected``), no
+    traceback (README, "CLI contract")."""
+    assert result.code == 2, (result.code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("preflight: error: "), lines[0]
+    for text in expected:
+        assert text in lines[0], (text, lines[0])
+
+
+def assert_actionable(result: Result, check: str | None = None, *, errors: bool = True) -> None:
+    """Every non-pass finding (of ``check``) says what is wrong and what to do, a docs link is
+    an https URL, and no finding is ``error`` unless ``errors`` allows it."""
+    for finding in result.findings(check):
+        assert errors or finding["status"] != "error", finding
+        if finding["status"] != "pass":
+            assert finding["message"] and finding["remediation"], finding
+        if finding["docs"] is not None:
+            assert finding["docs"].startswith("https://"), finding
+
+
+def host_profile(
+    folder: Path, hosts: list[dict[str, Any]], name: str = "loopback", **document: Any
+) -> Path:
+    """A user profile ``folder/NAME.yaml`` listing exactly these hosts (each needs host and
+    port; a host's own keys win over the test defaults)."""
+    entries = [
+        {"purpose": f"test host {h['host']}", "needed_for": ["aks"], "source": "test", **h}
+        for h in hosts
+    ]
+    path = folder / f"{name}.yaml"
+    path.write_text(
+        yaml.safe_dump({"name": name, "cloud": "AzureCloud", **document, "hosts": entries})
+    )
+    return path
+
+
+def no_azure_credentials(folder: Path) -> dict[str, str]:
+    """An environment with no ``az`` on PATH (an empty folder) and no token in it."""
+    empty = folder / "empty-bin"
+    empty.mkdir(exist_ok=True)
+    return {"PATH": str(empty), "AZURE_ACCESS_TOKEN": ""}

@@ -329,6 +329,8 @@ def kube_client(kubeconfig: Callable[..., Path]) -> Iterator[Callable[..., Any]]
 
 # -- Azure: ARM, IMDS, the az CLI, profiles ------------------------------------------------------
 from support.arm_server import FakeArm, FakeImds, write_azure_profile  # noqa: E402
+from support.azure_run import TOKEN as AZURE_TOKEN  # noqa: E402
+from support.azure_run import Azure  # noqa: E402
 from support.fake_az import FakeAz, write_fake_az  # noqa: E402
 
 
@@ -414,8 +416,39 @@ def azure_profile(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+@pytest.fixture
+def azure(
+    tmp_path: Path,
+    fake_arm: Callable[..., FakeArm],
+    azure_profile: Callable[..., Path],
+    ca_bundle: Path,
+    refused_port: int,
+) -> Callable[..., Azure]:
+    """Factory: ``azure(resources, base="azure-public", imds=None, token=TOKEN,
+    **fake_arm_kwargs)`` -> an ``Azure`` (support/azure_run.py): a ``FakeArm`` accepting
+    ``token``, and a profile whose IMDS is ``imds`` (a FakeImds url) or a port that refuses.
+    ``.run(*args, checks=..., token=..., az=..., cluster=...)`` runs the real CLI against it."""
+
+    def make(
+        resources: Any = (),
+        base: str = "azure-public",
+        imds: str | None = None,
+        token: str = AZURE_TOKEN,
+        **kwargs: Any,
+    ) -> Azure:
+        kwargs.setdefault("tokens", {token})
+        arm = fake_arm(resources, **kwargs)
+        profile = azure_profile(
+            base=base, arm=arm.url, imds=imds or f"http://127.0.0.1:{refused_port}"
+        )
+        return Azure(tmp_path, arm, profile, ca_bundle, token)
+
+    return make
+
+
 # -- Kubernetes: pods that run (support/kube_runner.py) ------------------------------------------
 from support.kube_runner import KubeRunner  # noqa: E402
+from support.runtime_plugin import install as install_runtime_plugin  # noqa: E402
 
 
 @pytest.fixture
@@ -444,6 +477,13 @@ def kube_runner(tmp_path: Path) -> Iterator[Callable[..., KubeRunner]]:
         errors = [error for runner in started for error in runner.errors]
         if errors:
             pytest.fail("KubeRunner raised:\n" + errors[0])
+
+
+@pytest.fixture(scope="session")
+def runtime_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site folder (for ``PYTHONPATH``) holding the test check ``test.runtime``, which drives
+    the in-cluster runtime as checks do (support/runtime_plugin.py)."""
+    return install_runtime_plugin(tmp_path_factory.mktemp("runtime-plugin"))
 
 
 # -- NVML: a fake libnvidia-ml.so.1 (support/fake_nvml.py) -------------------------------------

@@ -12,10 +12,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from support.paths import ROOT
 
 from tests.clirun import preflight
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_report_rerenders_a_saved_run(tmp_path: Path, dns_server) -> None:  # type: ignore[no-untyped-def]

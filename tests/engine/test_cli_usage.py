@@ -6,18 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clirun import preflight
-
-
-def one_line_exit_2(result: object, *expected: str) -> None:
-    code, stderr = result.code, result.stderr  # type: ignore[attr-defined]
-    assert code == 2, (code, stderr)
-    assert "Traceback" not in stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("preflight: error: ")
-    for text in expected:
-        assert text in lines[0], (text, lines[0])
+from tests.clirun import one_line_exit_2, preflight
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ package folder the wheel needs copied in."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from support.paths import ROOT
 
 
 def dockerfile() -> str:

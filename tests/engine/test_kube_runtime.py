@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,9 @@ from typing import Any
 
 import pytest
 import yaml
-from support.kube_objects import namespace, node, secret
+from support.kube_objects import namespace, secret
+from support.rbac import runner_roles
+from support.runtime_plugin import allow_namespace_requests_by_name, cluster, run
 
 from preflight.checks._shared.pod_platform import pod_annotations
 from preflight.context import Context, RunOptions
@@ -41,160 +42,7 @@ from preflight.kube.outcome import EventRecord, Outcome
 from preflight.kube.params import parse_node_selector, parse_tolerations
 from preflight.kube.pod_proxy import pod_proxy
 from preflight.profile import load_profile
-from tests.clirun import Result, preflight
-
-PLUGIN = r"""
-from preflight.api import (Check, Finding, KubeError, Status, deployment_manifest, explain,
-    job_manifest, pod_manifest, run_namespace, service_manifest)
-
-
-def failed(target, subject):
-    message, remedy = explain(subject)
-    details = subject.details() if hasattr(subject, "details") else {"kind": subject.kind}
-    # interrupted: no conclusion about the cluster, so an error (as the engine's own are)
-    status = Status.ERROR if getattr(subject, "reason", "") == "Cancelled" else Status.FAIL
-    return Finding(status, target, message, remedy, details=details)
-
-
-class Runtime(Check):
-    id = "test.runtime"
-    title = "In-cluster runtime"
-    category = "smoke"
-    needs = ("kube",)
-    parameters = {
-        "runtime_steps": "comma list of steps: job, pod, web, stuck",
-        "runtime_timeout": "seconds each wait may take",
-        "runtime_job_deadline": "activeDeadlineSeconds of the Jobs (default: the run's)",
-    }
-
-    def run(self, ctx):
-        ns = run_namespace(ctx)
-        timeout = float(ctx.param("runtime_timeout", "60"))
-        findings = []
-        for step in (ctx.param("runtime_steps") or "job").split(","):
-            findings += getattr(self, "step_" + step)(ctx, ns, timeout)
-        return findings
-
-    def _job(self, ctx, ns, timeout, name, command, args=()):
-        deadline = ctx.param("runtime_job_deadline")
-        try:
-            ns.apply(job_manifest(ctx, name, command, args=list(args),
-                                  active_deadline_s=float(deadline) if deadline else None))
-        except KubeError as exc:
-            return None, [failed(name, exc)]
-        if ns.dry_run:
-            return None, [Finding.skipped(name, "dry run: not applied", "run without --dry-run")]
-        outcome = ns.wait_job(name, timeout)
-        if not outcome.ok:
-            return None, [failed(name, outcome)]
-        return outcome, []
-
-    def step_job(self, ctx, ns, timeout):
-        outcome, bad = self._job(ctx, ns, timeout, "probe", ["preflight", "checks", "--json"])
-        if bad:
-            return bad
-        log = ns.logs(outcome.pod)
-        return [Finding.passed("probe", f"ran on {outcome.node}", pod=outcome.pod, log=log)]
-
-    def step_stuck(self, ctx, ns, timeout):
-        outcome, bad = self._job(ctx, ns, timeout, "stuck", ["preflight", "--version"])
-        return bad or [Finding.passed("stuck", "finished")]
-
-    def step_pod(self, ctx, ns, timeout):
-        try:
-            ns.apply(pod_manifest(ctx, "once", ["python", "-c", "print('hello from a pod')"]))
-        except KubeError as exc:
-            return [failed("once", exc)]
-        if ns.dry_run:
-            return [Finding.skipped("once", "dry run: not applied", "run without --dry-run")]
-        outcome = ns.wait_pod("once", timeout)
-        if not outcome.ok:
-            return [failed("once", outcome)]
-        return [Finding.passed("once", ns.logs("once").strip(), node=outcome.node)]
-
-    def step_web(self, ctx, ns, timeout):
-        try:
-            ns.apply(deployment_manifest(ctx, "web", ["python", "-m", "http.server"],
-                                         args=["8080"], ports=[8080], readiness_path="/"))
-            ns.apply(service_manifest(ctx, "web", port=80, target_port=8080))
-        except KubeError as exc:
-            return [failed("web", exc)]
-        if ns.dry_run:
-            return [Finding.skipped("web", "dry run: not applied", "run without --dry-run")]
-        outcome = ns.wait_deployment("web", timeout)
-        if not outcome.ok:
-            return [failed("web", outcome)]
-        url = ns.service_url("web", 80) + "/"
-        code = ("import sys, urllib.request; "
-                "print('status', urllib.request.urlopen(sys.argv[1], timeout=5).status)")
-        client, bad = self._job(ctx, ns, timeout, "client", ["python", "-c", code], [url])
-        if bad:
-            return bad
-        return [Finding.passed("web", ns.logs(client.pod).strip(), url=url)]
-
-
-CHECKS = [Runtime()]
-"""
-
-
-def install_plugin(site: Path) -> Path:
-    """An installed distribution holding the test check ``test.runtime`` (PYTHONPATH=site)."""
-    (site / "runtime_plugin").mkdir(parents=True)
-    (site / "runtime_plugin" / "__init__.py").write_text(PLUGIN)
-    info = site / "runtime_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: runtime-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        textwrap.dedent("""\
-        [preflight.checks]
-        runtime = runtime_plugin
-        """)
-    )
-    return site
-
-
-@pytest.fixture(scope="module")
-def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return install_plugin(tmp_path_factory.mktemp("site"))
-
-
-def cluster(*extra: dict[str, Any], taint: str | None = None) -> list[dict[str, Any]]:
-    taints = [taint] if taint else []
-    return [
-        node("aks-nodepool1-0", taints=taints),
-        node("aks-nodepool1-1", taints=taints),
-        namespace("default"),
-        namespace("preflight", labels={"app.kubernetes.io/managed-by": "preflight"}),
-        *extra,
-    ]
-
-
-def run(
-    api: Any,
-    tmp_path: Path,
-    plugin_path: Path,
-    *args: str,
-    steps: str = "job",
-    timeout: float = 60,
-    env: dict[str, str] | None = None,
-) -> Result:
-    return preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--check",
-        "test.runtime",
-        "--set",
-        f"runtime_steps={steps}",
-        "--set",
-        f"runtime_timeout={timeout}",
-        "--format",
-        "json",
-        *args,
-        env={"PYTHONPATH": str(plugin_path), **(env or {})},
-        out=tmp_path / "out",
-        timeout=180,
-    )
+from tests.clirun import preflight
 
 
 def run_namespaces(api: Any) -> list[dict[str, Any]]:
@@ -224,11 +72,11 @@ def created(api: Any, resource: str) -> list[Any]:
 
 # -- success -------------------------------------------------------------------------------------
 def test_a_job_runs_the_real_entry_point_and_nothing_is_left(
-    kube_api: Any, kube_runner: Any, tmp_path: Path, plugin_path: Path
+    kube_api: Any, kube_runner: Any, tmp_path: Path, runtime_plugin: Path
 ) -> None:
     api = kube_api(cluster())
     runner = kube_runner(api)
-    result = run(api, tmp_path, plugin_path, steps="job,pod")
+    result = run(api, tmp_path, runtime_plugin, steps="job,pod")
     assert result.code == 0, result.stdout + result.stderr
     findings = {f["target"]: f for f in result.findings("test.runtime")}
     probe = findings["probe"]
@@ -273,11 +121,11 @@ def test_a_job_runs_the_real_entry_point_and_nothing_is_left(
 
 
 def test_a_service_reaches_its_deployment_by_dns_name(
-    kube_api: Any, kube_runner: Any, tmp_path: Path, plugin_path: Path
+    kube_api: Any, kube_runner: Any, tmp_path: Path, runtime_plugin: Path
 ) -> None:
     api = kube_api(cluster())
     runner = kube_runner(api)
-    result = run(api, tmp_path, plugin_path, steps="web")
+    result = run(api, tmp_path, runtime_plugin, steps="web")
     assert result.code == 0, result.stdout + result.stderr
     [web] = result.findings("test.runtime")
     assert web["status"] == "pass", web
@@ -287,14 +135,14 @@ def test_a_service_reaches_its_deployment_by_dns_name(
 
 
 def test_dry_run_prints_the_manifests_and_creates_nothing(
-    kube_api: Any, kube_runner: Any, tmp_path: Path, plugin_path: Path
+    kube_api: Any, kube_runner: Any, tmp_path: Path, runtime_plugin: Path
 ) -> None:
     api = kube_api(cluster())
     kube_runner(api)
     result = run(
         api,
         tmp_path,
-        plugin_path,
+        runtime_plugin,
         "--dry-run",
         "--set",
         "probe_image=myregistry.azurecr.cn/preflight:0.1.0",
@@ -344,7 +192,7 @@ def test_dry_run_prints_the_manifests_and_creates_nothing(
     findings = result.findings("test.runtime")
     assert {f["status"] for f in findings} == {"skip"}
     # with --quiet stdout is nothing but the manifests (pipe it to kubectl apply -f -)
-    quiet = run(api, tmp_path, plugin_path, "--dry-run", "--quiet", steps="job")
+    quiet = run(api, tmp_path, runtime_plugin, "--dry-run", "--quiet", steps="job")
     assert [d["kind"] for d in yaml.safe_load_all(quiet.stdout) if d] == [
         "Namespace",
         "RoleBinding",
@@ -354,13 +202,13 @@ def test_dry_run_prints_the_manifests_and_creates_nothing(
 
 # -- failures become findings, and still nothing is left ------------------------------------------
 def test_image_pull_failure_quotes_the_event_and_cleans_up(
-    kube_api: Any, kube_runner: Any, tmp_path: Path, plugin_path: Path
+    kube_api: Any, kube_runner: Any, tmp_path: Path, runtime_plugin: Path
 ) -> None:
     api = kube_api(cluster())
     runner = kube_runner(api)
     runner.fault("image_pull", name="probe")
     started = time.monotonic()
-    result = run(api, tmp_path, plugin_path, steps="job")
+    result = run(api, tmp_path, runtime_plugin, steps="job")
     assert time.monotonic() - started < 30, "a pull that cannot succeed ends the wait early"
     assert result.code == 1, result.stdout + result.stderr
     [probe] = result.findings("test.runtime")
@@ -376,29 +224,29 @@ def test_image_pull_failure_quotes_the_event_and_cleans_up(
 
 
 def test_untolerated_taint_says_which_toleration_to_pass(
-    kube_api: Any, kube_runner: Any, tmp_path: Path, plugin_path: Path
+    kube_api: Any, kube_runner: Any, tmp_path: Path, runtime_plugin: Path
 ) -> None:
     api = kube_api(cluster(taint="sku=gpu:NoSchedule"))
     runner = kube_runner(api)
-    result = run(api, tmp_path, plugin_path, steps="job")
+    result = run(api, tmp_path, runtime_plugin, steps="job")
     [probe] = result.findings("test.runtime")
     assert probe["status"] == "fail", probe
     assert "2 node(s) had untolerated taint {sku: gpu}" in probe["message"]
     assert "--set probe_tolerations=sku=gpu" in probe["remediation"]
     nothing_left(api, runner)
     # and the advice works
-    again = run(api, tmp_path, plugin_path, "--set", "probe_tolerations=sku=gpu", steps="job")
+    again = run(api, tmp_path, runtime_plugin, "--set", "probe_tolerations=sku=gpu", steps="job")
     assert again.code == 0, again.stdout + again.stderr
     nothing_left(api, runner)
 
 
 def test_pod_security_denial_is_quoted(
-    kube_api: Any, kube_runner: Any, tmp_path: Path, plugin_path: Path
+    kube_api: Any, kube_runner: Any, tmp_path: Path, runtime_plugin: Path
 ) -> None:
     api = kube_api(cluster())
     runner = kube_runner(api)
     runner.fault("admission")
-    result = run(api, tmp_path, plugin_path, steps="pod,job")
+    result = run(api, tmp_path, runtime_plugin, steps="pod,job")
     by_target = {f["target"]: f for f in result.findings("test.runtime")}
     for target in ("once", "probe"):  # a bare pod is refused at create; a Job's pod by event
         finding = by_target[target]
@@ -412,13 +260,13 @@ def test_pod_security_denial_is_quoted(
 
 
 def test_quota_and_crash(
-    kube_api: Any, kube_runner: Any, tmp_path: Path, plugin_path: Path
+    kube_api: Any, kube_runner: Any, tmp_path: Path, runtime_plugin: Path
 ) -> None:
     api = kube_api(cluster())
     runner = kube_runner(api)
     runner.fault("quota", name="once")
     runner.fault("crash", name="probe", message="boom: cannot reach 10.0.0.4", exit_code=3)
-    result = run(api, tmp_path, plugin_path, steps="pod,job")
+    result = run(api, tmp_path, runtime_plugin, steps="pod,job")
     by_target = {f["target"]: f for f in result.findings("test.runtime")}
     quota = by_target["once"]
     assert "ResourceQuota compute-resources" in quota["message"]
@@ -432,13 +280,13 @@ def test_quota_and_crash(
 
 
 def test_rbac_propagation_and_forbidden_namespace(
-    kube_api: Any, kube_runner: Any, tmp_path: Path, plugin_path: Path
+    kube_api: Any, kube_runner: Any, tmp_path: Path, runtime_plugin: Path
 ) -> None:
     """Without the runner's ClusterRole the namespace create is refused, plainly."""
     api = kube_api(cluster())
     kube_runner(api)
     api.set_rbac([])
-    result = run(api, tmp_path, plugin_path, steps="job")
+    result = run(api, tmp_path, runtime_plugin, steps="job")
     [probe] = result.findings("test.runtime")
     assert probe["status"] == "fail"
     assert "not allowed" in probe["message"] and "namespaces" in probe["message"]
@@ -448,14 +296,14 @@ def test_rbac_propagation_and_forbidden_namespace(
 
 # -- interruptions -------------------------------------------------------------------------------
 def start(
-    api: Any, tmp_path: Path, plugin_path: Path, steps: str, *extra: str
+    api: Any, tmp_path: Path, runtime_plugin: Path, steps: str, *extra: str
 ) -> subprocess.Popen[str]:
     env = {
         k: v
         for k, v in os.environ.items()
         if k.upper() not in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
     }
-    env["PYTHONPATH"] = str(plugin_path)
+    env["PYTHONPATH"] = str(runtime_plugin)
     argv = [
         sys.executable,
         "-m",
@@ -490,14 +338,14 @@ def test_interrupt_mid_run_cleans_up_and_writes_the_report(
     kube_api: Any,
     kube_runner: Any,
     tmp_path: Path,
-    plugin_path: Path,
+    runtime_plugin: Path,
     signum: int,
     code: int,
 ) -> None:
     api = kube_api(cluster())
     runner = kube_runner(api)
     runner.fault("hang", name="stuck")
-    process = start(api, tmp_path, plugin_path, "stuck")
+    process = start(api, tmp_path, runtime_plugin, "stuck")
     try:
         wait_for(lambda: any(r.name.startswith("stuck-") for r in runner.live()))
         process.send_signal(signum)
@@ -519,13 +367,13 @@ def test_interrupt_mid_run_cleans_up_and_writes_the_report(
 
 
 def test_a_second_interrupt_during_cleanup_leaves_without_a_traceback(
-    kube_api: Any, kube_runner: Any, tmp_path: Path, plugin_path: Path
+    kube_api: Any, kube_runner: Any, tmp_path: Path, runtime_plugin: Path
 ) -> None:
     api = kube_api(cluster())
     runner = kube_runner(api)
     runner.fault("hang", name="stuck")
     api.inject("namespaces", verb="delete", delay=30)  # a cleanup that takes its time
-    process = start(api, tmp_path, plugin_path, "stuck")
+    process = start(api, tmp_path, runtime_plugin, "stuck")
     try:
         wait_for(lambda: any(r.name.startswith("stuck-") for r in runner.live()))
         process.send_signal(signal.SIGINT)
@@ -545,14 +393,14 @@ def test_a_second_interrupt_during_cleanup_leaves_without_a_traceback(
 
 
 def test_a_killed_run_leaves_nothing_running_and_cleanup_removes_the_rest(
-    kube_api: Any, kube_runner: Any, tmp_path: Path, plugin_path: Path
+    kube_api: Any, kube_runner: Any, tmp_path: Path, runtime_plugin: Path
 ) -> None:
     """kill -9: no handler runs. The Job's activeDeadlineSeconds still stops its pod; the
     namespace stays until `preflight cleanup`."""
     api = kube_api(cluster())
     runner = kube_runner(api)
     runner.fault("hang", name="stuck")
-    process = start(api, tmp_path, plugin_path, "stuck", "--set", "runtime_job_deadline=2")
+    process = start(api, tmp_path, runtime_plugin, "stuck", "--set", "runtime_job_deadline=2")
     try:
         wait_for(lambda: any(r.name.startswith("stuck-") for r in runner.live()))
         process.kill()
@@ -576,7 +424,7 @@ def test_a_killed_run_leaves_nothing_running_and_cleanup_removes_the_rest(
 
 
 def test_a_new_rolebinding_takes_a_moment_to_count(
-    kube_api: Any, kube_runner: Any, tmp_path: Path, plugin_path: Path
+    kube_api: Any, kube_runner: Any, tmp_path: Path, runtime_plugin: Path
 ) -> None:
     """On a real cluster the run's RoleBinding reaches the authorizer a moment after it is
     created: the first create in the new namespace may be refused, and is retried."""
@@ -594,7 +442,7 @@ def test_a_new_rolebinding_takes_a_moment_to_count(
 
     api.on_create("rolebindings", later)
     allow_namespace_requests_by_name(api)
-    result = run(api, tmp_path, plugin_path, steps="job")
+    result = run(api, tmp_path, runtime_plugin, steps="job")
     assert result.code == 0, result.stdout + result.stderr
     refused = [r for r in api.requests if r.status == 403 and r.resource == "jobs"]
     assert refused, "the first Job create came before the binding counted"
@@ -669,30 +517,6 @@ def test_cleanup_binds_itself_where_it_may_not_delete(kube_api: Any, tmp_path: P
     assert api.get("namespaces", "preflight-0123456789ab") is None
     [binding] = [json.loads(r.body) for r in created(api, "rolebindings")]
     assert binding["roleRef"]["name"] == "preflight-run"
-
-
-def runner_roles() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(preflight-runner's rules, preflight-run's rules) from deploy/rbac-runner.yaml."""
-    path = Path(__file__).resolve().parents[2] / "deploy" / "rbac-runner.yaml"
-    roles = {
-        d["metadata"]["name"]: d["rules"]
-        for d in yaml.safe_load_all(path.read_text())
-        if d and d["kind"] == "ClusterRole"
-    }
-    return roles["preflight-runner"], roles["preflight-run"]
-
-
-def allow_namespace_requests_by_name(api: Any) -> None:
-    """The real API server authorizes ``/api/v1/namespaces/NAME`` with namespace = NAME (so a
-    RoleBinding inside NAME can allow deleting it); the fake records namespace "" for it."""
-    original = api.allows
-
-    def allows(verb: str, resource: str, **attrs: Any) -> bool:
-        if resource == "namespaces" and attrs.get("name") and not attrs.get("namespace"):
-            attrs["namespace"] = attrs["name"]
-        return bool(original(verb, resource, **attrs))
-
-    api.allows = allows
 
 
 # -- builders and explanations, in-process -------------------------------------------------------

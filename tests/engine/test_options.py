@@ -8,15 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.clirun import Result, preflight
-
-
-def one_line_exit_2(result: Result, *needles: str) -> None:
-    assert result.code == 2, (result.code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
+from tests.clirun import one_line_exit_2, preflight
 
 
 def offline_profile(tmp_path: Path) -> Path:

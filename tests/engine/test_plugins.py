@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from support.plugins import install_plugin
 
 from tests.clirun import preflight
 
@@ -72,22 +72,15 @@ CHECKS = [Ntp(), Boom(), Hang(), HangSync(), Partial(), NeedsUnicorn(), Silent()
 
 @pytest.fixture
 def plugin_path(tmp_path: Path) -> Path:
-    """An installed distribution ``contoso-preflight`` (module + dist-info with entry points)."""
-    site = tmp_path / "site"
-    (site / "contoso_preflight").mkdir(parents=True)
-    (site / "contoso_preflight" / "__init__.py").write_text(PLUGIN)
-    (site / "broken_plugin.py").write_text("raise ImportError('missing dependency foo')\n")
-    info = site / "contoso_preflight-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: contoso-preflight\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        textwrap.dedent("""\
-        [preflight.checks]
-        contoso = contoso_preflight
-        broken = broken_plugin
-        """)
+    """An installed distribution ``contoso-preflight`` and a second entry point whose module
+    cannot be imported."""
+    return install_plugin(
+        tmp_path / "site",
+        "contoso_preflight",
+        PLUGIN,
+        {"contoso": "contoso_preflight", "broken": "broken_plugin"},
+        modules={"broken_plugin": "raise ImportError('missing dependency foo')\n"},
     )
-    return site
 
 
 def test_plugin_is_listed(plugin_path: Path) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import trustme
-import yaml
 from support.azureml_objects import CRASH_LOOP, installed_extension
 from support.kube_objects import (
     clusterrole,
@@ -27,15 +26,22 @@ from support.kube_objects import (
     service,
     serviceaccount,
 )
-from support.rbac import Attributes, denied, load_rules, unused
+from support.rbac import (
+    MANIFESTS,
+    RUNNER,
+    Attributes,
+    denied,
+    documents,
+    load_rules,
+    rbac_rules,
+    unused,
+)
+from support.runtime_plugin import allow_namespace_requests_by_name
+from support.runtime_plugin import cluster as incluster_cluster
+from support.runtime_plugin import run as incluster_run
 
 from tests.clirun import preflight
-from tests.engine.test_kube_runtime import allow_namespace_requests_by_name, install_plugin
-from tests.engine.test_kube_runtime import cluster as incluster_cluster
-from tests.engine.test_kube_runtime import run as incluster_run
 
-ROOT = Path(__file__).resolve().parents[2]
-MANIFESTS = [ROOT / "deploy" / "rbac.yaml", ROOT / "deploy" / "rbac-azureml.yaml"]
 SETTINGS = (
     "enableTraining=True enableInference=True inferenceRouterServiceType=loadBalancer "
     "sslSecret=azureml-tls sslCname=ml.contoso.com"
@@ -95,21 +101,6 @@ def busy_cluster() -> list[dict[str, Any]]:
             },
         ),
     ]
-
-
-def documents() -> list[dict[str, Any]]:
-    return [d for m in MANIFESTS for d in yaml.safe_load_all(m.read_text()) if d]
-
-
-def rbac_rules() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    cluster: list[dict[str, Any]] = []
-    namespaced: dict[str, list[dict[str, Any]]] = {}
-    for doc in documents():
-        if doc["kind"] == "ClusterRole":
-            cluster += doc["rules"]
-        elif doc["kind"] == "Role":
-            namespaced.setdefault(doc["metadata"]["namespace"], []).extend(doc["rules"])
-    return cluster, namespaced
 
 
 def attributes_of(api: Any) -> list[Attributes]:
@@ -215,15 +206,8 @@ def test_secret_values_never_leave_the_cluster(
 
 
 # -- runs that create pods (deploy/rbac-runner.yaml) ---------------------------------------------
-RUNNER = ROOT / "deploy" / "rbac-runner.yaml"
-
-
-def runner_documents() -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(RUNNER.read_text()) if d]
-
-
 def test_runner_manifest_grants_little_cluster_wide() -> None:
-    docs = runner_documents()
+    docs = documents(RUNNER)
     roles = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
     assert set(roles) == {"preflight-runner", "preflight-run"}
     # preflight-run is never bound cluster-wide: only each run's RoleBinding binds it
@@ -267,17 +251,11 @@ def bind_checks(api: Any) -> list[Attributes]:
     return checks
 
 
-@pytest.fixture(scope="module")
-def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test check ``test.runtime`` that runs pods (tests/engine/test_kube_runtime.py)."""
-    return install_plugin(tmp_path_factory.mktemp("site"))
-
-
-def run_with_pods(api: Any, tmp_path: Path, plugin_path: Path, **kwargs: Any) -> Any:
+def run_with_pods(api: Any, tmp_path: Path, runtime_plugin: Path, **kwargs: Any) -> Any:
     return incluster_run(
         api,
         tmp_path,
-        plugin_path,
+        runtime_plugin,
         "--set",
         "image_pull_secrets=regcred",
         "--set",
@@ -298,11 +276,11 @@ def pod_cluster() -> list[dict[str, Any]]:
 
 
 def test_every_call_of_a_run_with_pods_is_allowed_and_every_grant_is_used(
-    tmp_path: Path, kube_api: Any, kube_runner: Any, plugin_path: Path
+    tmp_path: Path, kube_api: Any, kube_runner: Any, runtime_plugin: Path
 ) -> None:
     api = kube_api(pod_cluster())
     kube_runner(api)
-    result = run_with_pods(api, tmp_path, plugin_path)
+    result = run_with_pods(api, tmp_path, runtime_plugin)
     assert result.code == 0, result.stdout + result.stderr
     run_ns = f"preflight-{result.report()['run']['id']}"
     cleanup = preflight("cleanup", "--kubeconfig", str(tmp_path / "kubeconfig"))
@@ -328,13 +306,13 @@ def test_every_call_of_a_run_with_pods_is_allowed_and_every_grant_is_used(
 
 
 def test_fake_server_enforcing_the_runner_manifest_answers_no_403(
-    tmp_path: Path, kube_api: Any, kube_runner: Any, plugin_path: Path
+    tmp_path: Path, kube_api: Any, kube_runner: Any, runtime_plugin: Path
 ) -> None:
     api = kube_api(pod_cluster())
     kube_runner(api)
     cluster, namespaced = rbac_rules()
     run_rules: list[dict[str, Any]] = []
-    for doc in runner_documents():
+    for doc in documents(RUNNER):
         if doc["kind"] == "ClusterRole" and doc["metadata"]["name"] == "preflight-runner":
             cluster += doc["rules"]
         elif doc["kind"] == "ClusterRole":
@@ -351,7 +329,7 @@ def test_fake_server_enforcing_the_runner_manifest_answers_no_403(
 
     api.on_create("rolebindings", honour)
     allow_namespace_requests_by_name(api)
-    result = run_with_pods(api, tmp_path, plugin_path)
+    result = run_with_pods(api, tmp_path, runtime_plugin)
     forbidden = [(r.method, r.path) for r in api.requests if r.status == 403]
     assert not forbidden, forbidden
     assert result.code == 0, result.stdout + result.stderr

@@ -7,14 +7,14 @@ with the same values, so a typo in a suffix (azurecr.com for azurecr.cn) fails h
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from support.paths import DATA
 
 from preflight.context import Context, RunOptions
 from preflight.profile import load_profile
 
-DATA = Path(__file__).parents[1] / "data" / "seed_hosts"
+SEED_HOSTS = DATA / "seed_hosts"
 REGION = {"azure-public": "eastus", "azure-china": "chinaeast2", "azure-usgov": "usgovvirginia"}
 SEED_VALUES = {
     "cluster": "mycluster",
@@ -27,7 +27,7 @@ SEED_VALUES = {
 
 def seed_rows(profile: str) -> list[str]:
     rows = []
-    for line in (DATA / f"{profile}.txt").read_text().splitlines():
+    for line in (SEED_HOSTS / f"{profile}.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             rows.append(line.split("\t")[0].replace("(inferred)", "").strip())
     return rows

@@ -28,10 +28,11 @@ from support.kube_objects import (
     node,
     service,
 )
+from support.paths import DATA
 
 from tests.clirun import preflight
 
-GOLDEN = Path(__file__).parents[1] / "data" / "golden" / "report.json"
+GOLDEN = DATA / "golden" / "report.json"
 #: details that change from run to run whatever the code: times, sizes read, random ids
 VOLATILE_KEYS = {
     "duration_s",

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.paths import DATA
 
 from preflight import report as report_document
 from preflight import reports
 from preflight.reports import html as html_report
 from preflight.reports import json_report, junit, markdown, terminal
-
-DATA = Path(__file__).parents[1] / "data"
 
 SCRIPT = "<script>document.title='pwned'</script>"
 IMG = "<img src=x onerror=alert(1)>"

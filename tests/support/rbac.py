@@ -17,8 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
+
+from .paths import ROOT
 
 
 @dataclass(frozen=True)
@@ -143,3 +146,36 @@ def _exercises(rule: Rule, verb: str, target: str, call: Attributes) -> bool:
     group = "" if group == "core" else group
     narrowed = Rule((verb,), (group,), (resource,), rule.resource_names, (), rule.namespace)
     return narrowed.allows(call)
+
+
+# -- the shipped manifests -----------------------------------------------------------------------
+#: the read-only access of every check (deploy/rbac.yaml) and the extension's own (rbac-azureml)
+MANIFESTS = [ROOT / "deploy" / "rbac.yaml", ROOT / "deploy" / "rbac-azureml.yaml"]
+#: what a run that creates pods needs besides (deploy/rbac-runner.yaml)
+RUNNER = ROOT / "deploy" / "rbac-runner.yaml"
+
+
+def documents(*paths: Path) -> list[dict[str, Any]]:
+    """The YAML documents of ``paths`` (default: MANIFESTS), empty ones left out."""
+    return [d for m in paths or MANIFESTS for d in yaml.safe_load_all(m.read_text()) if d]
+
+
+def rbac_rules() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """(every ClusterRole rule, every Role's rules by namespace) of MANIFESTS: what the fake API
+    server enforces with ``set_rbac``."""
+    cluster: list[dict[str, Any]] = []
+    namespaced: dict[str, list[dict[str, Any]]] = {}
+    for doc in documents():
+        if doc["kind"] == "ClusterRole":
+            cluster += doc["rules"]
+        elif doc["kind"] == "Role":
+            namespaced.setdefault(doc["metadata"]["namespace"], []).extend(doc["rules"])
+    return cluster, namespaced
+
+
+def runner_roles() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(preflight-runner's rules, preflight-run's rules) from RUNNER."""
+    roles = {
+        d["metadata"]["name"]: d["rules"] for d in documents(RUNNER) if d["kind"] == "ClusterRole"
+    }
+    return roles["preflight-runner"], roles["preflight-run"]

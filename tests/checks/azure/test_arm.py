@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.arm_server import FakeArm, FakeImds
+from support.arm_server import FakeImds
 from support.azure_objects import (
     agent_pool,
     cluster_id,
@@ -25,15 +24,13 @@ from support.azure_objects import (
     provider,
     write_service_tags,
 )
+from support.azure_run import RG, SUB, TOKEN, Azure
 from support.fake_az import FakeAz
 from support.kube_objects import node
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result
 
-SUB = "11111111-2222-3333-4444-555555555555"
 OTHER_SUB = "99999999-8888-7777-6666-555555555555"
-RG = "rg-ml"
-TOKEN = "tok-7Q9xS3cr3tV4lue-never-printed"
 WORKSPACE = (
     f"/subscriptions/{SUB}/resourceGroups/ml/providers/"
     "Microsoft.MachineLearningServices/workspaces/ws"
@@ -52,95 +49,6 @@ ARC_PROVIDERS = (
 TOKEN_SOURCES = ("AZURE_ACCESS_TOKEN", "az login", "managed identity")
 
 
-@dataclass
-class Azure:
-    """One fake Azure for a test, and how to run preflight against it."""
-
-    tmp_path: Path
-    arm: FakeArm
-    profile: Path
-    ca_bundle: Path
-    counter: int = 0
-
-    def run(
-        self,
-        *args: str,
-        checks: tuple[str, ...] = ("azure.*",),
-        token: str | None = TOKEN,
-        az: FakeAz | None = None,
-        cluster: str | None = "aks1",
-        env: dict[str, str] | None = None,
-        timeout: float = 120,
-    ) -> Result:
-        self.counter += 1
-        empty = self.tmp_path / "empty-bin"
-        empty.mkdir(exist_ok=True)
-        environment = {
-            "PATH": str(az.dir) if az is not None else str(empty),
-            "AZURE_ACCESS_TOKEN": token or "",
-            **(env or {}),
-        }
-        params: list[str] = []
-        if cluster is not None:
-            params += ["--set", f"subscription_id={SUB}", "--set", f"resource_group={RG}"]
-            params += ["--set", f"cluster_name={cluster}"]
-        selection = [x for c in checks for x in ("--check", c)]
-        result = preflight(
-            "run",
-            "--profile",
-            str(self.profile),
-            "--ca-bundle",
-            str(self.ca_bundle),
-            "--format",
-            "json,html,junit,md",
-            *selection,
-            *params,
-            *args,
-            env=environment,
-            out=self.tmp_path / f"out-{self.counter}",
-            timeout=timeout,
-        )
-        if result.code in (0, 1):
-            lint(result)
-        return result
-
-
-def lint(result: Result) -> None:
-    """DESIGN.md: every non-pass finding says what is wrong and what to do."""
-    for finding in result.findings():
-        if finding["status"] != "pass":
-            assert finding["message"] and finding["remediation"], finding
-        if finding["docs"] is not None:
-            assert finding["docs"].startswith("https://"), finding
-
-
-@pytest.fixture
-def azure(
-    tmp_path: Path,
-    fake_arm: Callable[..., FakeArm],
-    azure_profile: Callable[..., Path],
-    ca_bundle: Path,
-    refused_port: int,
-) -> Callable[..., Azure]:
-    """Factory: ``azure(resources, base="azure-public", imds=None, **fake_arm_kwargs)``. The
-    profile's IMDS is ``imds`` (a FakeImds url) or a loopback port that refuses."""
-
-    def make(
-        resources: Any = (),
-        base: str = "azure-public",
-        imds: str | None = None,
-        **kwargs: Any,
-    ) -> Azure:
-        kwargs.setdefault("tokens", {TOKEN})
-        arm = fake_arm(resources, **kwargs)
-        profile = azure_profile(
-            base=base, arm=arm.url, imds=imds or f"http://127.0.0.1:{refused_port}"
-        )
-        return Azure(tmp_path, arm, profile, ca_bundle)
-
-    return make
-
-
 def aks(**kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("kubernetes_version", VERSION)
     return managed_cluster("aks1", SUB, RG, **kwargs)
@@ -150,18 +58,6 @@ def providers(
     namespaces: tuple[str, ...] = AKS_PROVIDERS, sub: str = SUB, **states: str
 ) -> list[dict[str, Any]]:
     return [provider(ns, states.get(ns.split(".")[1], "Registered"), sub=sub) for ns in namespaces]
-
-
-def by_check(result: Result) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {}
-    for finding in result.findings():
-        found.setdefault(finding["check"], []).append(finding)
-    return found
-
-
-def only(result: Result, check: str) -> dict[str, Any]:
-    (finding,) = result.findings(check)
-    return finding
 
 
 def assert_token_nowhere(result: Result, token: str = TOKEN) -> None:
@@ -178,7 +74,7 @@ def test_managed_identity_cluster_in_azure_passes_every_check(azure: Callable[..
     env = azure([aks(), *providers()])
     result = env.run("--set", f"workspace_id={WORKSPACE}")
     assert result.code == 0, result.stdout
-    found = by_check(result)
+    found = result.by_check()
     assert set(found) == {
         "azure.authorized-ip-ranges",
         "azure.cli",
@@ -193,12 +89,12 @@ def test_managed_identity_cluster_in_azure_passes_every_check(azure: Callable[..
     for check, findings in found.items():
         expected = "skip" if check == "azure.cli" else "pass"  # no az on PATH
         assert {f["status"] for f in findings} == {expected}, (check, findings)
-    credentials = only(result, "azure.credentials")
+    credentials = result.only("azure.credentials")
     assert credentials["target"] == "env"
     assert "AZURE_ACCESS_TOKEN environment variable" in credentials["message"]
     assert credentials["details"]["tried"][0] == {"source": "env", "outcome": "used"}
     assert {f["target"] for f in found["azure.providers"]} == set(AKS_PROVIDERS)
-    identity = only(result, "azure.identity")
+    identity = result.only("azure.identity")
     assert identity["details"]["source"] == "arm"
     cluster = {f["target"]: f for f in found["azure.cluster"]}
     assert "aks1 (eastus)" in cluster["aks1"]["message"]
@@ -244,7 +140,7 @@ def test_all_arm_calls_of_a_run_are_concurrent(azure: Callable[..., Azure]) -> N
 
 def test_user_assigned_identity(azure: Callable[..., Azure]) -> None:
     env = azure([aks(identity="UserAssigned")])
-    finding = only(env.run(checks=("azure.identity",)), "azure.identity")
+    finding = env.run(checks=("azure.identity",)).only("azure.identity")
     assert finding["status"] == "pass"
     assert "user-assigned managed identity (aks1-identity)" in finding["message"]
 
@@ -253,7 +149,7 @@ def test_service_principal_cluster_fails(azure: Callable[..., Azure]) -> None:
     env = azure([aks(identity=None, sp_client_id="3f2504e0-4f89-11d3-9a0c-0305e82c3301")])
     result = env.run(checks=("azure.identity",))
     assert result.code == 1
-    finding = only(result, "azure.identity")
+    finding = result.only("azure.identity")
     assert finding["status"] == "fail"
     assert "service principal (3f2504e0-4f89-11d3-9a0c-0305e82c3301)" in finding["message"]
     assert f"az aks update -g {RG} -n aks1 --enable-managed-identity" in finding["remediation"]
@@ -262,7 +158,7 @@ def test_service_principal_cluster_fails(azure: Callable[..., Azure]) -> None:
 
 def test_local_accounts_disabled_fails(azure: Callable[..., Azure]) -> None:
     env = azure([aks(disable_local_accounts=True)])
-    finding = only(env.run(checks=("azure.local-accounts",)), "azure.local-accounts")
+    finding = env.run(checks=("azure.local-accounts",)).only("azure.local-accounts")
     assert finding["status"] == "fail"
     assert finding["target"] == "disableLocalAccounts"
     assert "--enable-local-accounts" in finding["remediation"]
@@ -314,7 +210,7 @@ def test_authorized_ranges_missing_the_cluster_region_without_the_file(
     azure: Callable[..., Azure],
 ) -> None:
     env = azure([aks(authorized_ranges=["198.51.100.0/24"])])
-    finding = only(env.run(checks=("azure.authorized-ip-ranges",)), "azure.authorized-ip-ranges")
+    finding = env.run(checks=("azure.authorized-ip-ranges",)).only("azure.authorized-ip-ranges")
     assert finding["status"] == "warn"
     assert "details.aspx?id=56519" in finding["remediation"]
     assert finding["details"]["authorized_ip_ranges"] == ["198.51.100.0/24"]
@@ -335,7 +231,7 @@ def test_authorized_ranges_in_china_with_the_china_file(
 
 def test_private_cluster(azure: Callable[..., Azure]) -> None:
     env = azure([aks(private=True)])
-    finding = only(env.run(checks=("azure.authorized-ip-ranges",)), "azure.authorized-ip-ranges")
+    finding = env.run(checks=("azure.authorized-ip-ranges",)).only("azure.authorized-ip-ranges")
     assert finding["status"] == "pass" and "private cluster" in finding["message"]
 
 
@@ -353,16 +249,16 @@ def test_arc_connected(azure: Callable[..., Azure]) -> None:
         "--set", "cluster_type=arc", "--set", f"workspace_id={WORKSPACE}", cluster="arc1"
     )
     assert result.code == 0, result.stdout
-    found = by_check(result)
+    found = result.by_check()
     state = next(f for f in found["azure.cluster"] if f["target"] == "arc1")
     assert state["status"] == "pass"
     assert "Connected" in state["message"] and "k3s" in state["message"]
     assert state["details"]["agent_version"] == "1.21.10"
     assert {f["target"] for f in found["azure.providers"]} == set(ARC_PROVIDERS)
-    assert only(result, "azure.local-accounts")["status"] == "skip"
-    assert only(result, "azure.authorized-ip-ranges")["status"] == "skip"
-    assert only(result, "azure.identity")["status"] == "pass"
-    assert only(result, "azure.subscription")["status"] == "pass"
+    assert result.only("azure.local-accounts")["status"] == "skip"
+    assert result.only("azure.authorized-ip-ranges")["status"] == "skip"
+    assert result.only("azure.identity")["status"] == "pass"
+    assert result.only("azure.subscription")["status"] == "pass"
     assert env.arm.count("Microsoft.Kubernetes/connectedClusters/arc1") == 1
     assert env.arm.requests[0].api_version == "2024-01-01" or any(
         r.api_version == "2024-01-01" for r in env.arm.requests
@@ -392,7 +288,7 @@ def test_arc_in_another_subscription_than_the_workspace(azure: Callable[..., Azu
         checks=("azure.subscription",),
         cluster="arc1",
     )
-    finding = only(result, "azure.subscription")
+    finding = result.only("azure.subscription")
     assert finding["status"] == "fail"
     assert f"--subscription {OTHER_SUB}" in finding["remediation"]
 
@@ -401,7 +297,7 @@ def test_aks_in_another_subscription_needs_arc(azure: Callable[..., Azure]) -> N
     env = azure([aks()])
     other = WORKSPACE.replace(SUB, OTHER_SUB)
     result = env.run("--set", f"workspace_id={other}", checks=("azure.subscription",))
-    finding = only(result, "azure.subscription")
+    finding = result.only("azure.subscription")
     assert finding["status"] == "fail"
     assert "cross-subscription attach needs Azure Arc" in finding["message"]
 
@@ -456,7 +352,7 @@ def test_rejected_token(azure: Callable[..., Azure]) -> None:
     env = azure([aks(), *providers()], tokens={"another-token"})
     result = env.run()
     assert result.code == 1
-    found = by_check(result)
+    found = result.by_check()
     cluster = found["azure.cluster"][0]
     assert cluster["status"] == "error"
     assert "rejected the token" in cluster["message"] and "az login" in cluster["remediation"]
@@ -476,7 +372,7 @@ def test_token_for_the_wrong_cloud(azure: Callable[..., Azure]) -> None:
         wrong_audience_tokens={TOKEN},
     )
     result = env.run()
-    cluster = by_check(result)["azure.cluster"][0]
+    cluster = result.by_check()["azure.cluster"][0]
     assert cluster["status"] == "error"
     assert "AzureChinaCloud" in cluster["message"]
     assert "token is for another cloud" in cluster["message"]
@@ -490,7 +386,7 @@ def test_forbidden_names_the_missing_permission(azure: Callable[..., Azure]) -> 
     env = azure([aks(), *providers()])
     env.arm.inject(r"/managedClusters/aks1$", status=403)
     result = env.run(checks=("azure.cluster", "azure.identity"))
-    found = by_check(result)
+    found = result.by_check()
     cluster = found["azure.cluster"][0]
     assert cluster["status"] == "fail"
     assert "not allowed to read the AKS cluster aks1" in cluster["message"]
@@ -504,7 +400,7 @@ def test_forbidden_names_the_missing_permission(azure: Callable[..., Azure]) -> 
 def test_cluster_not_found(azure: Callable[..., Azure]) -> None:
     env = azure([aks(), *providers()])
     result = env.run(checks=("azure.cluster",), cluster="nosuch")
-    finding = only(result, "azure.cluster")
+    finding = result.only("azure.cluster")
     assert finding["status"] == "fail"
     assert finding["message"] == f"AKS cluster nosuch not found in {SUB}/{RG}"
     assert f"az aks list --subscription {SUB} -o table" in finding["remediation"]
@@ -517,7 +413,7 @@ def test_cluster_not_found(azure: Callable[..., Azure]) -> None:
 def test_resource_group_not_found(azure: Callable[..., Azure]) -> None:
     env = azure([aks()])
     result = env.run("--set", "resource_group=nosuch-rg", checks=("azure.cluster",))
-    finding = only(result, "azure.cluster")
+    finding = result.only("azure.cluster")
     assert finding["status"] == "fail"
     assert f"resource group nosuch-rg not found in subscription {SUB}" in finding["message"]
 
@@ -536,7 +432,7 @@ def test_throttled_past_the_deadline_is_an_error(azure: Callable[..., Azure]) ->
     env = azure([aks()])
     env.arm.inject(r"/managedClusters/aks1$", status=429, retry_after=30)
     result = env.run("--deadline", "3", checks=("azure.cluster",))
-    finding = only(result, "azure.cluster")
+    finding = result.only("azure.cluster")
     assert finding["status"] == "error"
     assert "429" in finding["message"] or "throttl" in finding["message"]
 
@@ -544,7 +440,7 @@ def test_throttled_past_the_deadline_is_an_error(azure: Callable[..., Azure]) ->
 def test_server_error(azure: Callable[..., Azure]) -> None:
     env = azure([aks()])
     env.arm.inject(r"/managedClusters/aks1$", status=500)
-    finding = only(env.run(checks=("azure.cluster",)), "azure.cluster")
+    finding = env.run(checks=("azure.cluster",)).only("azure.cluster")
     assert finding["status"] == "error"
     assert "InternalServerError" in finding["message"]
 
@@ -554,7 +450,7 @@ def test_a_token_echoed_by_the_server_is_masked_everywhere(azure: Callable[..., 
     env = azure([aks()])
     env.arm.inject(r"/managedClusters/aks1$", status=500, message=f"bad request with {TOKEN}")
     result = env.run(checks=("azure.cluster",))
-    finding = only(result, "azure.cluster")
+    finding = result.only("azure.cluster")
     assert finding["status"] == "error" and "bad request with ***" in finding["message"]
     assert_token_nowhere(result)
 
@@ -563,7 +459,7 @@ def test_hanging_arm_is_bounded_by_the_timeout(azure: Callable[..., Azure]) -> N
     env = azure([aks()])
     env.arm.inject(r"/managedClusters/aks1$", hang=True, hang_seconds=20)
     started = time.monotonic()
-    finding = only(env.run("--timeout", "1", checks=("azure.cluster",)), "azure.cluster")
+    finding = env.run("--timeout", "1", checks=("azure.cluster",)).only("azure.cluster")
     assert finding["status"] == "error" and finding["details"]["kind"] == "timeout"
     assert time.monotonic() - started < 15
 
@@ -578,11 +474,11 @@ def test_managed_identity_token(
     env = azure([aks()], imds=imds.url)
     result = env.run(token=None, checks=("azure.credentials", "azure.identity"))
     assert result.code == 0, result.stdout
-    credentials = only(result, "azure.credentials")
+    credentials = result.only("azure.credentials")
     assert credentials["target"] == "managed-identity"
     assert credentials["details"]["imds"] == imds.url
     assert [r.resource for r in imds.requests] == ["https://management.azure.com/"]
-    assert only(result, "azure.identity")["status"] == "pass"
+    assert result.only("azure.identity")["status"] == "pass"
     assert_token_nowhere(result)
 
 
@@ -599,7 +495,7 @@ def test_azure_cli_token_with_another_active_cloud_warns(
     assert "active cloud is AzureCloud" in warn["message"] and "AzureChinaCloud" in warn["message"]
     assert warn["remediation"] == "az cloud set --name AzureChinaCloud && az login"
     assert az.resources() == ["https://management.chinacloudapi.cn/"]
-    assert only(result, "azure.identity")["status"] == "pass"
+    assert result.only("azure.identity")["status"] == "pass"
     assert_token_nowhere(result)
 
 
@@ -615,7 +511,7 @@ def test_environment_token_for_another_cloud_is_caught_before_any_call(
     jwt = f"{part({'alg': 'RS256'})}.{part({'aud': 'https://management.azure.com/'})}.c2ln"
     env = azure([], base="azure-usgov", cloud="AzureUSGovernment", tokens={jwt})
     result = env.run(token=jwt, checks=("azure.credentials",), cluster=None)
-    finding = only(result, "azure.credentials")
+    finding = result.only("azure.credentials")
     assert finding["status"] == "error"
     assert "(AzureCloud)" in finding["message"] and "AzureUSGovernment" in finding["message"]
     assert env.arm.requests == []
@@ -645,7 +541,7 @@ def test_azure_cli_that_is_not_logged_in_is_named(
     az = fake_az(logged_in=False)
     env = azure([aks()])
     result = env.run(token=None, az=az, checks=("azure.identity",))
-    finding = only(result, "azure.identity")
+    finding = result.only("azure.identity")
     assert finding["status"] == "skip"
     assert "azure-cli: failed" in finding["message"] and "az login" in finding["message"]
 
@@ -688,7 +584,7 @@ def test_azure_cli_versions(
 
 def test_azure_cli_that_fails(azure: Callable[..., Azure], fake_az: Callable[..., FakeAz]) -> None:
     az = fake_az(failures={"version": {"exit": 1, "stderr": "ERROR: broken install"}})
-    finding = only(azure().run(az=az, checks=("azure.cli",), cluster=None), "azure.cli")
+    finding = azure().run(az=az, checks=("azure.cli",), cluster=None).only("azure.cli")
     assert finding["status"] == "error" and "broken install" in finding["message"]
 
 

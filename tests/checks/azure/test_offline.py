@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from support.azure_objects import DEFAULT_SUB, agent_pool, managed_cluster, write_service_tags
+from support.azure_run import az_aks_show
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, no_azure_credentials, one_line_exit_2, preflight
 
 WORKSPACE = (
     f"/subscriptions/{DEFAULT_SUB}/resourceGroups/ml/providers/"
@@ -21,28 +22,12 @@ OTHER_SUB = "99999999-8888-7777-6666-555555555555"
 IN_WINDOW = "1.36.2"  # inside the built-in profiles' N-2 window
 
 
-def az_aks_show(body: dict[str, Any]) -> dict[str, Any]:
-    """What `az aks show -o json` prints for an ARM managedClusters document: the properties
-    flattened to the top level, plus the CLI's resourceGroup."""
-    flat = {k: v for k, v in body.items() if k != "properties"}
-    flat.update(body["properties"])
-    flat["resourceGroup"] = body["id"].split("/")[4]
-    return flat
-
-
 def write_cluster(tmp_path: Path, **kwargs: Any) -> Path:
     kwargs.setdefault("kubernetes_version", IN_WINDOW)
     body = managed_cluster("aks1", DEFAULT_SUB, "rg1", **kwargs)
     path = tmp_path / "aks.json"
     path.write_text(json.dumps(az_aks_show(body), indent=2))
     return path
-
-
-def no_credentials(tmp_path: Path) -> dict[str, str]:
-    """No az on PATH, no token in the environment."""
-    empty = tmp_path / "empty-bin"
-    empty.mkdir(exist_ok=True)
-    return {"PATH": str(empty), "AZURE_ACCESS_TOKEN": ""}
 
 
 def run(tmp_path: Path, *args: str, profile: str = "azure-public") -> Result:
@@ -62,23 +47,16 @@ def run(tmp_path: Path, *args: str, profile: str = "azure-public") -> Result:
         "json,html,junit,md",
         *selection,
         *args,
-        env=no_credentials(tmp_path),
+        env=no_azure_credentials(tmp_path),
         out=tmp_path / "out",
     )
-
-
-def by_check(result: Result) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {}
-    for finding in result.findings():
-        found.setdefault(finding["check"], []).append(finding)
-    return found
 
 
 def test_offline_managed_identity_cluster_passes(tmp_path: Path) -> None:
     aks = write_cluster(tmp_path)
     result = run(tmp_path, "--set", f"aks_json={aks}", "--set", f"workspace_id={WORKSPACE}")
     assert result.code == 0, result.stdout
-    found = by_check(result)
+    found = result.by_check()
     (identity,) = found["azure.identity"]
     assert identity["status"] == "pass"
     assert "system-assigned managed identity" in identity["message"]
@@ -99,7 +77,7 @@ def test_offline_service_principal_and_disabled_local_accounts_fail(tmp_path: Pa
     aks = write_cluster(tmp_path, identity=None, disable_local_accounts=True)
     result = run(tmp_path, "--set", f"aks_json={aks}")
     assert result.code == 1
-    found = by_check(result)
+    found = result.by_check()
     (identity,) = found["azure.identity"]
     assert identity["status"] == "fail"
     assert "uses a service principal" in identity["message"]
@@ -121,7 +99,7 @@ def test_offline_converted_cluster_and_pod_identity(tmp_path: Path) -> None:
         sp_client_id="0b4e0c3c-1111-2222-3333-444455556666",
         podIdentityProfile={"enabled": True},
     )
-    found = by_check(run(tmp_path, "--set", f"aks_json={aks}"))
+    found = run(tmp_path, "--set", f"aks_json={aks}").by_check()
     by_target = {f["target"]: f for f in found["azure.identity"]}
     converted = by_target["identity"]
     assert converted["status"] == "fail"
@@ -136,7 +114,7 @@ def test_offline_authorized_ranges_without_the_service_tags_file_warn_with_the_l
 ) -> None:
     aks = write_cluster(tmp_path, authorized_ranges=["20.42.0.0/24"])
     result = run(tmp_path, "--set", f"aks_json={aks}")
-    (finding,) = by_check(result)["azure.authorized-ip-ranges"]
+    (finding,) = result.by_check()["azure.authorized-ip-ranges"]
     assert finding["status"] == "warn"
     assert "eastus and its pair westus" in finding["message"]
     assert "https://www.microsoft.com/download/details.aspx?id=56519" in finding["remediation"]
@@ -144,11 +122,11 @@ def test_offline_authorized_ranges_without_the_service_tags_file_warn_with_the_l
     assert "AzureMachineLearning.EastUS and AzureMachineLearning.WestUS" in finding["remediation"]
     china = write_cluster(tmp_path, location="chinaeast2", authorized_ranges=["40.73.40.0/24"])
     result = run(tmp_path, "--set", f"aks_json={china}", profile="azure-china")
-    (finding,) = by_check(result)["azure.authorized-ip-ranges"]
+    (finding,) = result.by_check()["azure.authorized-ip-ranges"]
     assert "id=57062" in finding["remediation"] and "chinanorth2" in finding["message"]
     gov = write_cluster(tmp_path, location="usgovvirginia", authorized_ranges=["20.140.0.0/16"])
     result = run(tmp_path, "--set", f"aks_json={gov}", profile="azure-usgov")
-    (finding,) = by_check(result)["azure.authorized-ip-ranges"]
+    (finding,) = result.by_check()["azure.authorized-ip-ranges"]
     assert "id=57063" in finding["remediation"] and "usgovtexas" in finding["message"]
 
 
@@ -168,7 +146,7 @@ def test_offline_authorized_ranges_compared_with_the_service_tags(tmp_path: Path
         ],
     )
     result = run(tmp_path, "--set", f"aks_json={both}", "--set", f"service_tags={tags}")
-    found = {f["target"]: f for f in by_check(result)["azure.authorized-ip-ranges"]}
+    found = {f["target"]: f for f in result.by_check()["azure.authorized-ip-ranges"]}
     assert set(found) == {"AzureMachineLearning.EastUS", "AzureMachineLearning.WestUS"}
     assert all(f["status"] == "pass" for f in found.values()), found
     assert found["AzureMachineLearning.EastUS"]["details"]["ipv6_prefixes_considered"] is False
@@ -177,7 +155,7 @@ def test_offline_authorized_ranges_compared_with_the_service_tags(tmp_path: Path
     east_only = write_cluster(tmp_path, authorized_ranges=["20.42.0.0/24", "40.71.11.0/24"])
     result = run(tmp_path, "--set", f"aks_json={east_only}", "--set", f"service_tags={tags}")
     assert result.code == 1
-    found = {f["target"]: f for f in by_check(result)["azure.authorized-ip-ranges"]}
+    found = {f["target"]: f for f in result.by_check()["azure.authorized-ip-ranges"]}
     assert found["AzureMachineLearning.EastUS"]["status"] == "pass"
     west = found["AzureMachineLearning.WestUS"]
     assert west["status"] == "fail"
@@ -205,7 +183,7 @@ def test_offline_ipv6_ranges_bring_the_ipv6_prefixes_in(tmp_path: Path) -> None:
         ],
     )
     result = run(tmp_path, "--set", f"aks_json={aks}", "--set", f"service_tags={tags}")
-    found = {f["target"]: f for f in by_check(result)["azure.authorized-ip-ranges"]}
+    found = {f["target"]: f for f in result.by_check()["azure.authorized-ip-ranges"]}
     east = found["AzureMachineLearning.EastUS"]
     assert east["status"] == "fail"
     assert east["details"]["missing_prefixes"] == ["2603:1030:210::300/123"]
@@ -216,7 +194,7 @@ def test_offline_service_tags_of_another_cloud_is_an_error(tmp_path: Path) -> No
     tags = write_service_tags(tmp_path, "China")
     aks = write_cluster(tmp_path, authorized_ranges=["20.42.0.0/24"])
     result = run(tmp_path, "--set", f"aks_json={aks}", "--set", f"service_tags={tags}")
-    (finding,) = by_check(result)["azure.authorized-ip-ranges"]
+    (finding,) = result.by_check()["azure.authorized-ip-ranges"]
     assert finding["status"] == "error"
     assert "cloud China" in finding["message"] and "AzureCloud" in finding["message"]
     assert "id=56519" in finding["remediation"]
@@ -224,7 +202,7 @@ def test_offline_service_tags_of_another_cloud_is_an_error(tmp_path: Path) -> No
 
 def test_offline_private_cluster_has_no_ranges_to_check(tmp_path: Path) -> None:
     aks = write_cluster(tmp_path, private=True)
-    (finding,) = by_check(run(tmp_path, "--set", f"aks_json={aks}"))["azure.authorized-ip-ranges"]
+    (finding,) = run(tmp_path, "--set", f"aks_json={aks}").by_check()["azure.authorized-ip-ranges"]
     assert finding["status"] == "pass" and "private cluster" in finding["message"]
     assert finding["details"]["private_cluster"] is True
 
@@ -233,7 +211,7 @@ def test_offline_cross_subscription(tmp_path: Path) -> None:
     aks = write_cluster(tmp_path)
     other = WORKSPACE.replace(DEFAULT_SUB, OTHER_SUB)
     result = run(tmp_path, "--set", f"aks_json={aks}", "--set", f"workspace_id={other}")
-    (finding,) = by_check(result)["azure.subscription"]
+    (finding,) = result.by_check()["azure.subscription"]
     assert finding["status"] == "fail"
     assert "cross-subscription attach needs Azure Arc" in finding["message"]
     assert f"az connectedk8s connect --subscription {OTHER_SUB}" in finding["remediation"]
@@ -249,7 +227,8 @@ def test_offline_old_version_and_stopped_pool(tmp_path: Path) -> None:
         ],
     )
     found = {
-        f["target"]: f for f in by_check(run(tmp_path, "--set", f"aks_json={aks}"))["azure.cluster"]
+        f["target"]: f
+        for f in run(tmp_path, "--set", f"aks_json={aks}").by_check()["azure.cluster"]
     }
     assert found["kubernetesVersion"]["status"] == "fail"
     assert "older than the supported window" in found["kubernetesVersion"]["message"]
@@ -297,15 +276,6 @@ def test_missing_parameters_skip_with_the_set_to_add(tmp_path: Path) -> None:
 
 
 # -- bad input files: one line, exit 2, nothing run ------------------------------------------
-
-
-def one_line_exit_2(result: Result, *expected: str) -> None:
-    assert result.code == 2, (result.code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for text in expected:
-        assert text in lines[0], (text, lines[0])
 
 
 @pytest.mark.parametrize(
@@ -356,7 +326,7 @@ def test_offline_uncertain_unpaired_and_unknown_pairs(tmp_path: Path) -> None:
         f"service_tags={gov_tags}",
         profile="azure-usgov",
     )
-    found = {f["target"]: f for f in by_check(result)["azure.authorized-ip-ranges"]}
+    found = {f["target"]: f for f in result.by_check()["azure.authorized-ip-ranges"]}
     assert found["AzureMachineLearning.USGovTexas"]["status"] == "pass"
     arizona = found["AzureMachineLearning.USGovArizona"]
     assert arizona["status"] == "warn"  # the Texas -> Arizona pair is not certain: no failure
@@ -368,14 +338,14 @@ def test_offline_uncertain_unpaired_and_unknown_pairs(tmp_path: Path) -> None:
     )
     israel = write_cluster(tmp_path, location="israelcentral", authorized_ranges=["51.4.0.0/24"])
     result = run(tmp_path, "--set", f"aks_json={israel}", "--set", f"service_tags={tags}")
-    found = {f["target"]: f for f in by_check(result)["azure.authorized-ip-ranges"]}
+    found = {f["target"]: f for f in result.by_check()["azure.authorized-ip-ranges"]}
     assert found["AzureMachineLearning.IsraelCentral"]["status"] == "pass"
     assert found["paired region"]["status"] == "pass"
     assert "has no paired region" in found["paired region"]["message"]
 
     mars = write_cluster(tmp_path, location="marsnorth", authorized_ranges=["51.4.0.0/24"])
     result = run(tmp_path, "--set", f"aks_json={mars}", "--set", f"service_tags={tags}")
-    found = {f["target"]: f for f in by_check(result)["azure.authorized-ip-ranges"]}
+    found = {f["target"]: f for f in result.by_check()["azure.authorized-ip-ranges"]}
     assert found["paired region"]["status"] == "warn"
     assert "metadata.pairedRegion" in found["paired region"]["remediation"]
     # no regional tag for the region: compared with the global tag, as a warning

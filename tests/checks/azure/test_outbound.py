@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from support.azure_objects import managed_cluster
+from support.azure_run import az_aks_show
 
-from tests.checks.azure.test_offline import az_aks_show, no_credentials
-from tests.clirun import Result, preflight
+from tests.clirun import Result, no_azure_credentials, preflight
 
 PROXY = {
     "httpProxy": "http://proxy.corp:3128",
@@ -52,7 +52,7 @@ def run(tmp_path: Path, aks: Path, *args: str, env: dict[str, str] | None = None
         "--set",
         f"aks_json={aks}",
         *args,
-        env={**no_credentials(tmp_path), **(env or {})},
+        env={**no_azure_credentials(tmp_path), **(env or {})},
         out=tmp_path / "out",
     )
 
@@ -134,7 +134,7 @@ def test_udr_none_and_private_clusters_are_other_paths(tmp_path: Path) -> None:
 
 def test_without_a_cluster_it_skips_saying_what_to_give(tmp_path: Path) -> None:
     result = preflight(
-        "run", "--check", "azure.outbound", env=no_credentials(tmp_path), out=tmp_path / "o"
+        "run", "--check", "azure.outbound", env=no_azure_credentials(tmp_path), out=tmp_path / "o"
     )
     (finding,) = result.findings("azure.outbound")
     assert finding["status"] == "skip" and "aks_json" in finding["remediation"]

@@ -25,7 +25,7 @@ from support.azureml_objects import (
 from support.kube_objects import default_namespaces, job, namespace, nodes, pod
 
 from preflight.checks._shared.pods import image_registry, selector_matches
-from tests.clirun import Result, preflight
+from tests.clirun import Result, assert_actionable, preflight
 
 CHECK = "extension.components"
 SUMMARY = "Namespace/azureml"
@@ -81,18 +81,8 @@ def run(
         **kwargs,
     )
     assert result.code in (0, 1), result.stderr
-    lint(result, errors=errors)
+    assert_actionable(result, CHECK, errors=errors)
     return result
-
-
-def lint(result: Result, errors: bool = False) -> None:
-    """Every non-pass finding says what is wrong and what to do; no errors unless asked."""
-    for finding in result.findings(CHECK):
-        assert errors or finding["status"] != "error", finding
-        if finding["status"] != "pass":
-            assert finding["message"] and finding["remediation"], finding
-        if finding["docs"] is not None:
-            assert finding["docs"].startswith("https://"), finding
 
 
 def statuses(result: Result) -> dict[str, str]:

@@ -22,7 +22,7 @@ from preflight.checks._shared.healthcodes import (
 )
 from preflight.checks._shared.kube_reads import code_details, code_text
 from preflight.checks.extension import healthcheck as hc
-from tests.clirun import Result, preflight
+from tests.clirun import Result, assert_actionable, preflight
 
 CHECK = "extension.healthcheck"
 FAILED_REPORT = "\n".join(
@@ -68,10 +68,7 @@ def run(tmp_path: Path, api: Any, *args: str, errors: bool = False) -> Result:
     assert result.code in (0, 1), (result.code, result.stderr)
     for name in ("report.json", "report.html", "summary.md", "junit.xml"):
         assert (tmp_path / "out" / name).is_file(), name
-    for finding in result.findings(CHECK):
-        assert errors or finding["status"] != "error", finding
-        if finding["status"] != "pass":
-            assert finding["message"] and finding["remediation"], finding
+    assert_actionable(result, CHECK, errors=errors)
     return result
 
 

@@ -13,13 +13,11 @@ from typing import Any
 import pytest
 from support.arm_server import FakeArm
 from support.azure_objects import cluster_id, connected_cluster, extension, managed_cluster
+from support.azure_run import OWN, RG, SUB, TOKEN, Azure
 
 from tests.clirun import Result, preflight
 
 CHECK = "extension.installed"
-SUB = "11111111-2222-3333-4444-555555555555"
-RG = "rg-ml"
-TOKEN = "tok-Ext3ns1onN3verPr1nted"
 AKS_ID = cluster_id("aks1", SUB, RG)
 ARC_ID = cluster_id("arc1", SUB, RG, kind="arc")
 ML_SETTINGS = {
@@ -31,59 +29,22 @@ ML_SETTINGS = {
 
 
 @pytest.fixture
-def azure(
-    tmp_path: Path,
-    fake_arm: Callable[..., FakeArm],
-    azure_profile: Callable[..., Path],
-    ca_bundle: Path,
-    refused_port: int,
-) -> Callable[..., Any]:
-    """``azure(resources, **fake_arm_kwargs)`` -> ``run(*args, cluster="aks1", token=TOKEN)``."""
+def installed(azure: Callable[..., Azure]) -> Callable[..., Any]:
+    """``installed(resources, **fake_arm_kwargs)`` -> ``run(*args, cluster="aks1", token=OWN)``:
+    the after-install phase of this one check against that fake Azure (``run.arm`` is it)."""
 
     def make(resources: Any = (), **kwargs: Any) -> Any:
-        kwargs.setdefault("tokens", {TOKEN})
-        arm = fake_arm(resources, **kwargs)
-        profile = azure_profile(arm=arm.url, imds=f"http://127.0.0.1:{refused_port}")
-        counter = iter(range(1000))
+        env = azure(resources, **kwargs)
 
-        def run(*args: str, cluster: str | None = "aks1", token: str | None = TOKEN) -> Result:
-            empty = tmp_path / "empty-bin"
-            empty.mkdir(exist_ok=True)
-            params = ["--set", "phase=after", "--check", CHECK]
-            if cluster is not None:
-                params += ["--set", f"subscription_id={SUB}", "--set", f"resource_group={RG}"]
-                params += ["--set", f"cluster_name={cluster}"]
-            result = preflight(
-                "run",
-                "--profile",
-                str(profile),
-                "--ca-bundle",
-                str(ca_bundle),
-                "--format",
-                "json,html,junit,md",
-                *params,
-                *args,
-                env={"PATH": str(empty), "AZURE_ACCESS_TOKEN": token or ""},
-                out=tmp_path / f"out-{next(counter)}",
+        def run(*args: str, cluster: str | None = "aks1", token: str | None = OWN) -> Result:
+            return env.run(
+                "--set", "phase=after", *args, checks=(CHECK,), cluster=cluster, token=token
             )
-            assert "Traceback" not in result.stderr, result.stderr
-            if result.code == 2:
-                return result
-            for finding in result.findings():
-                if finding["status"] != "pass":
-                    assert finding["message"] and finding["remediation"], finding
-            return result
 
-        run.arm = arm  # type: ignore[attr-defined]
+        run.arm = env.arm  # type: ignore[attr-defined]
         return run
 
     return make
-
-
-def only(result: Result) -> dict[str, Any]:
-    findings = result.findings(CHECK)
-    assert len(findings) == 1, [(f["target"], f["status"], f["message"]) for f in findings]
-    return findings[0]
 
 
 def aks() -> dict[str, Any]:
@@ -94,8 +55,8 @@ def ago(minutes: float) -> dt.datetime:
     return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes)
 
 
-def test_succeeded_passes_with_version_and_settings_found_by_type(azure: Any) -> None:
-    run = azure(
+def test_succeeded_passes_with_version_and_settings_found_by_type(installed: Any) -> None:
+    run = installed(
         [
             aks(),
             extension("flux", AKS_ID, extension_type="microsoft.flux"),
@@ -109,7 +70,7 @@ def test_succeeded_passes_with_version_and_settings_found_by_type(azure: Any) ->
         ]
     )
     result = run("--set", "extension_name=azureml")
-    finding = only(result)
+    finding = result.only(CHECK)
     assert result.code == 0
     assert finding["status"] == "pass"
     assert finding["target"] == "ml-ext"
@@ -124,7 +85,7 @@ def test_succeeded_passes_with_version_and_settings_found_by_type(azure: Any) ->
     assert "sslKeyPemFile" not in text and TOKEN not in text
 
 
-def test_failed_fails_with_error_detail_and_health_check_code(azure: Any) -> None:
+def test_failed_fails_with_error_detail_and_health_check_code(installed: Any) -> None:
     error = {
         "code": "ExtensionOperationFailed",
         "message": "The extension operation failed with the following error: Error: "
@@ -133,11 +94,11 @@ def test_failed_fails_with_error_detail_and_health_check_code(azure: Any) -> Non
             {"code": "HealthCheckFailed", "message": "E40002 INSUFFICIENT_NODE: need 3 nodes"}
         ],
     }
-    run = azure(
+    run = installed(
         [aks(), extension("azureml", AKS_ID, provisioning_state="Failed", error_detail=error)]
     )
     result = run()
-    finding = only(result)
+    finding = result.only(CHECK)
     assert result.code == 1
     assert finding["status"] == "fail"
     assert "Failed: ExtensionOperationFailed" in finding["message"]
@@ -150,26 +111,26 @@ def test_failed_fails_with_error_detail_and_health_check_code(azure: Any) -> Non
     assert "az k8s-extension delete" in finding["remediation"]
 
 
-def test_failed_without_error_detail_says_so(azure: Any) -> None:
-    run = azure([aks(), extension("azureml", AKS_ID, provisioning_state="Failed")])
-    finding = only(run())
+def test_failed_without_error_detail_says_so(installed: Any) -> None:
+    run = installed([aks(), extension("azureml", AKS_ID, provisioning_state="Failed")])
+    finding = run().only(CHECK)
     assert finding["status"] == "fail" and "gives no error detail" in finding["message"]
 
 
-def test_recent_pending_warns_still_installing(azure: Any) -> None:
-    run = azure(
+def test_recent_pending_warns_still_installing(installed: Any) -> None:
+    run = installed(
         [aks(), extension("azureml", AKS_ID, provisioning_state="Pending", last_modified=ago(3))]
     )
     result = run()
-    finding = only(result)
+    finding = result.only(CHECK)
     assert result.code == 0
     assert finding["status"] == "warn"
     assert "still Pending (3m so far" in finding["message"]
     assert "extension_wait" in finding["remediation"]
 
 
-def test_pending_past_the_bound_warns_with_its_duration(azure: Any) -> None:
-    run = azure(
+def test_pending_past_the_bound_warns_with_its_duration(installed: Any) -> None:
+    run = installed(
         [
             aks(),
             extension(
@@ -188,7 +149,7 @@ def test_pending_past_the_bound_warns_with_its_duration(azure: Any) -> None:
             ),
         ]
     )
-    finding = only(run("--set", "extension_pending_minutes=30"))
+    finding = run("--set", "extension_pending_minutes=30").only(CHECK)
     assert finding["status"] == "warn"
     assert "has been Pending for 2h 5m, longer than the 30 minutes" in finding["message"]
     assert "waiting for pods in azureml" in finding["message"]
@@ -197,8 +158,8 @@ def test_pending_past_the_bound_warns_with_its_duration(azure: Any) -> None:
     assert "extension.components" in finding["remediation"]
 
 
-def test_extension_wait_polls_until_it_settles(azure: Any) -> None:
-    run = azure(
+def test_extension_wait_polls_until_it_settles(installed: Any) -> None:
+    run = installed(
         [aks(), extension("azureml", AKS_ID, provisioning_state="Pending", last_modified=ago(1))]
     )
     arm: FakeArm = run.arm
@@ -217,16 +178,16 @@ def test_extension_wait_polls_until_it_settles(azure: Any) -> None:
     finally:
         stop.set()
         flipper.join(5)
-    finding = only(result)
+    finding = result.only(CHECK)
     assert finding["status"] == "pass", finding
     gets = arm.count(r"/extensions/azureml$")
     assert gets >= 1  # the resource itself was read again while it was Pending
 
 
-def test_no_extension_fails_and_lists_what_is_there(azure: Any) -> None:
-    run = azure([aks(), extension("flux", AKS_ID, extension_type="microsoft.flux")])
+def test_no_extension_fails_and_lists_what_is_there(installed: Any) -> None:
+    run = installed([aks(), extension("flux", AKS_ID, extension_type="microsoft.flux")])
     result = run()
-    finding = only(result)
+    finding = result.only(CHECK)
     assert result.code == 1
     assert finding["status"] == "fail" and finding["target"] == "aks1"
     assert "no Azure ML extension (type Microsoft.AzureML.Kubernetes)" in finding["message"]
@@ -234,50 +195,50 @@ def test_no_extension_fails_and_lists_what_is_there(azure: Any) -> None:
     assert "az k8s-extension create" in finding["remediation"]
 
 
-def test_arc_cluster_is_read_as_connected_cluster(azure: Any) -> None:
-    run = azure([connected_cluster("arc1", SUB, RG), extension("azureml", ARC_ID)])
+def test_arc_cluster_is_read_as_connected_cluster(installed: Any) -> None:
+    run = installed([connected_cluster("arc1", SUB, RG), extension("azureml", ARC_ID)])
     result = run("--set", "cluster_type=arc", cluster="arc1")
-    finding = only(result)
+    finding = result.only(CHECK)
     assert finding["status"] == "pass"
     assert "Microsoft.Kubernetes/connectedClusters/arc1" in finding["details"]["resource_id"]
 
 
-def test_paged_list_is_followed(azure: Any) -> None:
+def test_paged_list_is_followed(installed: Any) -> None:
     others = [extension(f"other{i}", AKS_ID, extension_type="microsoft.flux") for i in range(4)]
-    run = azure([aks(), *others, extension("zz-ml", AKS_ID)], page_size=2)
-    finding = only(run())
+    run = installed([aks(), *others, extension("zz-ml", AKS_ID)], page_size=2)
+    finding = run().only(CHECK)
     assert finding["status"] == "pass" and finding["target"] == "zz-ml"
 
 
-def test_missing_cluster_parameters_skip(azure: Any) -> None:
-    finding = only(azure([aks()])(cluster=None))
+def test_missing_cluster_parameters_skip(installed: Any) -> None:
+    finding = installed([aks()])(cluster=None).only(CHECK)
     assert finding["status"] == "skip"
     assert "--set subscription_id=" in finding["remediation"]
 
 
-def test_no_credentials_skip(azure: Any) -> None:
-    finding = only(azure([aks()])(token=None))
+def test_no_credentials_skip(installed: Any) -> None:
+    finding = installed([aks()])(token=None).only(CHECK)
     assert finding["status"] == "skip"
     assert finding["details"]["missing"] == "arm"
 
 
-def test_cluster_not_found_fails(azure: Any) -> None:
-    finding = only(azure([aks()])(cluster="nope"))
+def test_cluster_not_found_fails(installed: Any) -> None:
+    finding = installed([aks()])(cluster="nope").only(CHECK)
     assert finding["status"] == "fail"
     assert "nope not found" in finding["message"]
 
 
-def test_forbidden_list_fails_naming_the_permission(azure: Any) -> None:
-    run = azure([aks(), extension("azureml", AKS_ID)])
+def test_forbidden_list_fails_naming_the_permission(installed: Any) -> None:
+    run = installed([aks(), extension("azureml", AKS_ID)])
     run.arm.inject(r"/extensions$", status=403)
-    finding = only(run())
+    finding = run().only(CHECK)
     assert finding["status"] == "fail"
     assert "Microsoft.KubernetesConfiguration/extensions/read" in finding["remediation"]
 
 
 @pytest.mark.parametrize("value", ["soon", "-1", "inf"])
-def test_bad_wait_value_is_usage_error(azure: Any, value: str) -> None:
-    result = azure([aks()])("--set", f"extension_wait={value}")
+def test_bad_wait_value_is_usage_error(installed: Any, value: str) -> None:
+    result = installed([aks()])("--set", f"extension_wait={value}")
     assert result.code == 2
     assert result.stderr.count("\n") == 1 and "extension_wait" in result.stderr
 
@@ -288,12 +249,12 @@ def test_before_phase_refuses_the_check_by_name(tmp_path: Path) -> None:
     assert "add --set phase=after" in result.stderr
 
 
-def test_next_link_to_another_host_is_not_followed(azure: Any) -> None:
+def test_next_link_to_another_host_is_not_followed(installed: Any) -> None:
     """The bearer token goes to the profile's ARM endpoint only, whatever a page links to."""
-    run = azure([aks()])
+    run = installed([aks()])
     run.arm.inject(
         r"/extensions$", body={"value": [], "nextLink": "https://attacker.example/steal?x=1"}
     )
-    finding = only(run())
+    finding = run().only(CHECK)
     assert finding["status"] == "error"
     assert "nextLink points away" in finding["message"]

@@ -7,9 +7,10 @@ from __future__ import annotations
 import io
 import os
 import shlex
-import textwrap
 from pathlib import Path
 from typing import Any
+
+from support.plugins import install_plugin
 
 from preflight.reports import markdown, terminal
 from tests.clirun import Result, preflight
@@ -182,18 +183,7 @@ CHECKS = [Gpu()]
 
 
 def plugin_env(tmp_path: Path) -> dict[str, str]:
-    site = tmp_path / "site"
-    (site / "contoso_rec").mkdir(parents=True)
-    (site / "contoso_rec" / "__init__.py").write_text(PLUGIN)
-    info = site / "contoso_rec-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: contoso-rec\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        textwrap.dedent("""\
-        [preflight.checks]
-        contoso_rec = contoso_rec
-        """)
-    )
+    site = install_plugin(tmp_path / "site", "contoso_rec", PLUGIN, {"contoso_rec": "contoso_rec"})
     paths = [str(site), os.environ.get("PYTHONPATH", "")]
     return {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 

@@ -318,7 +318,7 @@ def test_plugin_pods_outside_kube_system_under_the_shipped_rbac(
 ) -> None:
     """deploy/rbac.yaml lets preflight list pods in kube-system only: gpu-operator's plugin is
     judged from its DaemonSet's status, and the finding says which permission would tell more."""
-    from tests.engine.test_rbac import rbac_rules
+    from support.rbac import rbac_rules
 
     api = kube_api(
         objects=[
