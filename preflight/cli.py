@@ -102,7 +102,7 @@ def checks_command(as_json: bool) -> None:
 )
 def profiles_command(name: str | None, set_: Sequence[str]) -> None:
     """List the cloud profiles, or show one with its hosts resolved."""
-    from preflight.profile import builtin_names, load_profile
+    from preflight.profile import builtin_names, cite_text, load_profile, source_lines
 
     if not name:
         for profile_name in builtin_names():
@@ -127,6 +127,12 @@ def profiles_command(name: str | None, set_: Sequence[str]) -> None:
         click.echo(f"confidence: {profile.confidence}")
     for key, value in profile.endpoints.items():
         click.echo(f"  endpoint {key}: {value}")
+    for key, value in profile.audiences.items():
+        click.echo(f"  audience {key}: {value}")
+    window = profile.kubernetes
+    if window.get("min_minor") is not None and window.get("max_minor") is not None:
+        as_of = f" (as of {window['as_of']})" if window.get("as_of") else ""
+        click.echo(f"  kubernetes: 1.{window['min_minor']}–1.{window['max_minor']}{as_of}")
     click.echo("")
     for host in context.hosts():
         shown = host.fqdn or f"{host.spec.template}  (set {', '.join(host.missing)})"
@@ -135,6 +141,14 @@ def profiles_command(name: str | None, set_: Sequence[str]) -> None:
             f"  {shown}:{host.port}  [{need}; {', '.join(host.spec.needed_for)}]  "
             f"{host.spec.purpose}"
         )
+        cited = cite_text(profile, host.spec)
+        if cited:
+            click.echo(f"      sources: {cited}")
+    if profile.sources:
+        click.echo("")
+        click.echo("sources (each document's date; where to read it; what it is the source of):")
+        for line in source_lines(profile):
+            click.echo(line)
 
 
 @cli.command("report")

@@ -7,6 +7,7 @@ inherited one), validates it strictly and reports any problem as ``file:line: wh
 
 from __future__ import annotations
 
+import datetime
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ TOP_KEYS = (
     "scenarios",
     "parameters",
     "hosts",
+    "sources",
 )
 HOST_KEYS = (
     "host",
@@ -42,7 +44,10 @@ HOST_KEYS = (
     "docs",
     "rule",
     "service",
+    "cites",
 )
+#: what a ``sources:`` entry may say: where the document is, its date and what it covers
+SOURCE_KEYS = ("title", "url", "repo", "date", "date_kind", "checked", "covers", "supports", "note")
 _MAX_EXTENDS_DEPTH = 8
 
 
@@ -85,6 +90,29 @@ class HostSpec:
 
 
 @dataclass(frozen=True)
+class Source:
+    """A document a profile rests on, with its date, so a reader can tell how current the
+    profile's data is and where to check it again (``sources:`` in a profile)."""
+
+    id: str
+    title: str = ""
+    url: str = ""
+    #: the page's source file, ``owner/name/path`` in a public repository
+    repo: str = ""
+    #: ISO date (YYYY-MM-DD) of the document: its ms.date, a commit or release date; None:
+    #: undated (``note`` says why)
+    date: str | None = None
+    #: what ``date`` is (``ms.date``, ``commit``, ``release``, ...)
+    date_kind: str = ""
+    #: ISO date the profile was last compared with the document
+    checked: str | None = None
+    covers: str = ""
+    #: profile sections other than hosts this document is the source of (``audiences``, ...)
+    supports: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     cloud: str
@@ -97,9 +125,22 @@ class Profile:
     scenarios: Mapping[str, str] = field(default_factory=dict)
     parameters: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     path: str = ""
+    sources: Mapping[str, Source] = field(default_factory=dict)
+    #: the ``cites:`` of each host entry, by (template, port): kept beside the hosts rather than
+    #: in HostSpec, so a host travels (to probe pods) without the profile's bibliography
+    host_cites: Mapping[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
 
     def placeholders(self) -> set[str]:
         return {name for h in self.hosts for name in h.placeholders}
+
+    def cites(self, spec: HostSpec) -> tuple[Source, ...]:
+        """The sources a host entry names in ``cites:``, in its order."""
+        ids = self.host_cites.get((spec.template.lower(), spec.port), ())
+        return tuple(self.sources[i] for i in ids if i in self.sources)
+
+    def supporting(self, section: str) -> tuple[Source, ...]:
+        """The sources that say they support a profile section (``audiences``, ...)."""
+        return tuple(s for s in self.sources.values() if section in s.supports)
 
 
 def template_fields(template: str) -> tuple[str, ...]:
@@ -289,6 +330,12 @@ def _validate(data: _Located, _lines: dict[str, Any], path: str) -> Profile:
             not isinstance(kubernetes[key], int) or isinstance(kubernetes[key], bool)
         ):
             raise ProfileError(f"{_where(kubernetes, key)}: kubernetes.{key} must be an integer")
+    kubernetes = dict(kubernetes)
+    if kubernetes.get("as_of") is not None:
+        # the day the window was worked out from its sources (plain text: the profile is also
+        # sent to probe pods as JSON)
+        kubernetes["as_of"] = _iso_date(data["kubernetes"], "as_of", "kubernetes.as_of")
+    sources = _sources(data)
     scenarios = _str_map(data, "scenarios")
     for scenario, condition in scenarios.items():
         if scenario not in SCENARIOS or not condition.partition("=")[0].rstrip("!").strip():
@@ -317,6 +364,7 @@ def _validate(data: _Located, _lines: dict[str, Any], path: str) -> Profile:
             )
         seen.add((spec.template.lower(), spec.port))
     _check_rule_placeholders(hosts, parameters)
+    host_cites = _all_cites(data, sources)
     return Profile(
         name=name,
         cloud=cloud,
@@ -325,11 +373,127 @@ def _validate(data: _Located, _lines: dict[str, Any], path: str) -> Profile:
         confidence=_require_str(data, "confidence", required=False),
         endpoints=_str_map(data, "endpoints"),
         audiences=_str_map(data, "audiences"),
-        kubernetes=dict(kubernetes),
+        kubernetes=kubernetes,
         scenarios=scenarios,
         parameters={k: {kk: str(vv) for kk, vv in v.items()} for k, v in parameters.items()},
         path=path,
+        sources=sources,
+        host_cites=host_cites,
     )
+
+
+def source_lines(profile: Profile) -> list[str]:
+    """``preflight profiles NAME``'s account of where the profile's data comes from: each
+    source with its date, where to read it and what it is the source of."""
+    lines: list[str] = []
+    for source in profile.sources.values():
+        date = source.date or "undated"
+        kind = f" ({source.date_kind})" if source.date_kind and source.date else ""
+        lines.append(f"  {source.id}: {date}{kind}  {source.title}".rstrip())
+        for text in (source.url, source.repo):
+            if text:
+                lines.append(f"      {text}")
+        if source.supports:
+            lines.append(f"      source of: {', '.join(source.supports)}")
+        if source.checked:
+            lines.append(f"      checked: {source.checked}")
+        if source.note:
+            lines.append(f"      note: {source.note}")
+    return lines
+
+
+def cite_text(profile: Profile, spec: HostSpec) -> str:
+    """``id (date), ...`` for the sources a host cites; empty when it cites none."""
+    return ", ".join(f"{s.id} ({s.date or 'undated'})" for s in profile.cites(spec))
+
+
+def _iso_date(obj: Any, key: str, what: str) -> str:
+    """A date written as YAML date or ``YYYY-MM-DD`` text, as ISO text."""
+    value = obj.get(key)
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            pass
+    raise ProfileError(f"{_where(obj, key)}: {what} must be a date like 2026-06-18, not {value!r}")
+
+
+def _sources(data: Any) -> dict[str, Source]:
+    """``sources:``: a mapping of short ids to the documents the profile rests on. A mapping,
+    not a list, so ``extends`` merges a child's sources into its parent's."""
+    raw = data.get("sources")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ProfileError(
+            f"{_where(data, 'sources')}: sources must be a mapping of id: {{title, url, date, ...}}"
+        )
+    sections = tuple(k for k in TOP_KEYS if k not in ("hosts", "sources"))
+    found: dict[str, Source] = {}
+    for sid, entry in raw.items():
+        if not isinstance(entry, _Located):
+            raise ProfileError(
+                f"{_where(raw, sid)}: source {sid!r} must be a mapping (title, url, date, ...)"
+            )
+        _unknown_keys(entry, SOURCE_KEYS, "source")
+        texts = {
+            key: _require_str(entry, key, required=False)
+            for key in ("title", "url", "repo", "date_kind", "covers", "note")
+        }
+        if not texts["url"] and not texts["repo"]:
+            raise ProfileError(f"{_where(raw, sid)}: source {sid!r} needs a url or a repo path")
+        supports = entry.get("supports") or []
+        if not isinstance(supports, list) or any(s not in sections for s in supports):
+            raise ProfileError(
+                f"{_where(entry, 'supports')}: supports lists profile sections, of "
+                f"{', '.join(sections)}"
+            )
+        found[str(sid)] = Source(
+            id=str(sid),
+            date=None if entry.get("date") is None else _iso_date(entry, "date", "date"),
+            checked=(
+                None if entry.get("checked") is None else _iso_date(entry, "checked", "checked")
+            ),
+            supports=tuple(supports),
+            **texts,
+        )
+    return found
+
+
+def _all_cites(data: Any, sources: Mapping[str, Source]) -> dict[tuple[str, int], tuple[str, ...]]:
+    """The ``cites:`` of every host entry (``hosts`` and each of ``host_sets``), by host."""
+    entries = list(data.get("hosts") or [])
+    for group in (data.get("host_sets") or {}).values():
+        entries += list(group or [])
+    found: dict[tuple[str, int], tuple[str, ...]] = {}
+    for entry in entries:
+        cites = _cites(entry, sources)
+        if cites:
+            key = (str(entry["host"]).strip().lower(), entry.get("port", 443))
+            found.setdefault(key, cites)
+    return found
+
+
+def _cites(entry: Any, sources: Mapping[str, Source]) -> tuple[str, ...]:
+    """A host entry's ``cites:``: ids of the profile's ``sources`` (each must exist)."""
+    if not isinstance(entry, dict) or entry.get("cites") is None:
+        return ()
+    cites = entry["cites"]
+    if isinstance(cites, str):
+        cites = [cites]
+    if not isinstance(cites, list) or not all(isinstance(c, str) for c in cites):
+        raise ProfileError(f"{_where(entry, 'cites')}: cites must be a list of source ids")
+    for cite in cites:
+        if cite not in sources:
+            hint = nearest(cite, sorted(sources))
+            did = f" (did you mean {hint!r}?)" if hint else ""
+            raise ProfileError(
+                f"{_where(entry, 'cites')}: cites unknown source {cite!r}{did}; the profile's "
+                f"sources: {', '.join(sorted(sources)) or 'none'}"
+            )
+    return tuple(cites)
 
 
 #: values a run always has, whatever the profile declares

@@ -203,8 +203,17 @@ def _construct(node: Any, label: str) -> Any:
         result.file, result.line = label, item.start_mark.line + 1
         return result
 
+    def construct_timestamp(loader: yaml.SafeLoader, item: yaml.ScalarNode) -> Any:
+        # 2026-13-01 looks like a date to YAML; PyYAML then raises a bare ValueError
+        try:
+            return yaml.SafeLoader.construct_yaml_timestamp(loader, item)
+        except ValueError as exc:
+            line = item.start_mark.line + 1
+            raise YamlError(f"{label}:{line}: {item.value!r} is not a date: {exc}") from None
+
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", construct_timestamp)
     loader = Loader("")
     try:
         return loader.construct_document(node)
