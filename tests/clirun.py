@@ -39,6 +39,12 @@ class Result:
             found.setdefault(finding["check"], []).append(finding)
         return found
 
+    def finding(self, check: str, target: str | None) -> dict[str, Any]:
+        """The finding of ``check`` on ``target`` (fails, listing the targets, if there is none)."""
+        found = self.by_target(check)
+        assert target in found, (target, sorted(found, key=str))
+        return found[target]
+
     def only(self, check: str) -> dict[str, Any]:
         """The one finding of ``check`` (fails, listing them, if there are more or none)."""
         found = self.findings(check)
@@ -75,6 +81,24 @@ def preflight(
         stdin=subprocess.DEVNULL,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr, out)
+
+
+def run_profile(
+    folder: Path,
+    profile: Path,
+    *args: str,
+    formats: str = "json",
+    env: dict[str, str] | None = None,
+    out: str = "out",
+) -> Result:
+    """``preflight run --profile PROFILE --format FORMATS ARGS``, the reports in folder/out."""
+    return preflight(
+        "run", "--profile", str(profile), "--format", formats, *args, env=env, out=folder / out
+    )
+
+
+def no_traceback(result: Result) -> None:
+    assert "Traceback" not in result.stderr, result.stderr
 
 
 def one_line_exit_2(result: Result, *expected: str) -> None:

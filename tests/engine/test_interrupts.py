@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from support import HttpServer
 from support.azure_objects import provider
 from support.kube_objects import default_namespaces, namespace, node
+from support.leftovers import nothing_left
+
+from tests.clirun import environment, host_profile
 
 SIGNALS = [
     pytest.param(signal.SIGINT, 130, id="SIGINT"),
@@ -38,16 +40,9 @@ class Run:
     """``python -m preflight ARGS`` in its own process group, as a user's shell starts it."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        environment = {
-            k: v
-            for k, v in os.environ.items()
-            if k.upper() not in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
-        }
-        environment.setdefault("KUBECONFIG", "/nonexistent/kubeconfig")
-        environment.update(env or {})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "preflight", *args],
-            env=environment,
+            env=environment(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -154,12 +149,6 @@ def settle() -> None:
     time.sleep(0.5)
 
 
-def write_profile(path: Path, hosts: list[dict[str, Any]]) -> Path:
-    entries = [{"purpose": "test", "needed_for": ["aks"], "source": "test", **h} for h in hosts]
-    path.write_text(yaml.safe_dump({"name": "loopback", "cloud": "AzureCloud", "hosts": entries}))
-    return path
-
-
 # -- DNS and egress probes -----------------------------------------------------------------------
 @pytest.mark.parametrize(("signum", "code"), SIGNALS)
 def test_dns_probes_waiting_for_an_answer(
@@ -168,9 +157,8 @@ def test_dns_probes_waiting_for_an_answer(
     dns = dns_server(
         records={"fast.test": "127.0.0.1", "slow.test": "127.0.0.1"}, delays={"slow.test": 120}
     )
-    prof = write_profile(
-        tmp_path / "p.yaml",
-        [{"host": "fast.test", "port": 443}, {"host": "slow.test", "port": 443}],
+    prof = host_profile(
+        tmp_path, [{"host": "fast.test", "port": 443}, {"host": "slow.test", "port": 443}], name="p"
     )
     out = tmp_path / "out"
     run = runs(
@@ -200,7 +188,7 @@ def test_dns_probes_waiting_for_an_answer(
 
 
 def test_dns_probe_on_a_silent_server(tmp_path: Path, runs: Any, silent_dns: Any) -> None:
-    prof = write_profile(tmp_path / "p.yaml", [{"host": "a.test", "port": 443}])
+    prof = host_profile(tmp_path, [{"host": "a.test", "port": 443}], name="p")
     out = tmp_path / "out"
     run = runs(
         "run",
@@ -247,9 +235,10 @@ def test_egress_probe_to_a_black_holed_host(
 ) -> None:
     tls = tls_server(hostnames=["ok.test"])
     dns = dns_server(records={"ok.test": "127.0.0.1", "hole.test": "127.0.0.1"})
-    prof = write_profile(
-        tmp_path / "p.yaml",
+    prof = host_profile(
+        tmp_path,
         [{"host": "ok.test", "port": tls.port}, {"host": "hole.test", "port": blackhole.port}],
+        name="p",
     )
     out = tmp_path / "out"
     run = runs(
@@ -336,19 +325,6 @@ def test_arm_calls_slow_or_throttled(
 # -- smoke.inference: the load Job and the routed measurement ------------------------------------
 def smoke_cluster() -> list[dict[str, Any]]:
     return [node("aks-nodepool1-0"), namespace("default")]
-
-
-def nothing_left(api: Any, runner: Any) -> None:
-    """No run namespace, no pod, Job or Deployment of preflight's, no process of its pods."""
-    names = [n["metadata"]["name"] for n in api.objects("namespaces")]
-    assert not [n for n in names if n.startswith("preflight-")], names
-    assert not api.objects("jobs") and not api.objects("deployments")
-    assert not [p for p in api.objects("pods") if p["metadata"]["namespace"] != "kube-system"]
-    ends = time.monotonic() + 10
-    while runner.live() and time.monotonic() < ends:
-        time.sleep(0.05)
-    assert not runner.live(), [r.name for r in runner.live()]
-    assert all(p.poll() is not None for p in runner.all_processes())
 
 
 @pytest.mark.parametrize(("signum", "code"), SIGNALS)
@@ -441,7 +417,7 @@ def test_in_cluster_probe_pods_in_waves(
     """probe_per=node, one pod at a time: the first node is probed, the second's pod hangs
     when the signal comes, the last two never got their turn."""
     dns = dns_server(records={"ok.test": "127.0.0.1"})
-    prof = write_profile(tmp_path / "p.yaml", [{"host": "ok.test", "port": refused_port}])
+    prof = host_profile(tmp_path, [{"host": "ok.test", "port": refused_port}], name="p")
     api = kube_api(probe_cluster())
     runner = kube_runner(api)
     runner.fault("hang", name="probe-001-*")
@@ -503,9 +479,10 @@ def test_a_probe_pod_stopped_by_its_deadline_reports_what_it_finished(
     dns = dns_server(
         records={"ok.test": "127.0.0.1", "slow.test": "127.0.0.1"}, delays={"slow.test": 120}
     )
-    prof = write_profile(
-        tmp_path / "p.yaml",
+    prof = host_profile(
+        tmp_path,
         [{"host": "ok.test", "port": refused_port}, {"host": "slow.test", "port": refused_port}],
+        name="p",
     )
     api = kube_api([node("aks-system-00000000", pool="system"), *default_namespaces()])
     runner = kube_runner(api)
@@ -551,8 +528,8 @@ def test_probe_on_sigterm_prints_what_it_has_and_a_done_line(
     dns = dns_server(
         records={"ok.test": "127.0.0.1", "slow.test": "127.0.0.1"}, delays={"slow.test": 120}
     )
-    prof = write_profile(
-        tmp_path / "p.yaml", [{"host": "ok.test", "port": 443}, {"host": "slow.test", "port": 443}]
+    prof = host_profile(
+        tmp_path, [{"host": "ok.test", "port": 443}, {"host": "slow.test", "port": 443}], name="p"
     )
     run = runs(
         "probe",

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from support.kube_objects import namespace, secret
+from support.leftovers import nothing_left
 from support.rbac import runner_roles
 from support.runtime_plugin import allow_namespace_requests_by_name, cluster, run
 
@@ -47,23 +48,6 @@ from tests.clirun import preflight
 
 def run_namespaces(api: Any) -> list[dict[str, Any]]:
     return [n for n in api.objects("namespaces") if n["metadata"]["name"].startswith("preflight-")]
-
-
-def nothing_left(api: Any, runner: Any) -> None:
-    """No namespace of a run, no object in one, no process of its pods."""
-    assert not run_namespaces(api), [n["metadata"]["name"] for n in run_namespaces(api)]
-    for resource in ("pods", "jobs", "deployments", "services", "secrets", "rolebindings"):
-        leftover = [
-            o["metadata"]["name"]
-            for o in api.objects(resource)
-            if o["metadata"].get("namespace", "").startswith("preflight-")
-        ]
-        assert not leftover, (resource, leftover)
-    deadline = time.monotonic() + 5
-    while runner.live() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not runner.live(), [r.name for r in runner.live()]
-    assert all(p.poll() is not None for p in runner.all_processes())
 
 
 def created(api: Any, resource: str) -> list[Any]:

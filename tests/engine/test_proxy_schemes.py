@@ -21,12 +21,11 @@ from typing import Any
 
 import pytest
 import trustme
-import yaml
 from support import SocksServer
 
 from preflight.clients.proxy import Proxy, ProxySettings, validate_proxy_url
 from preflight.errors import UsageError
-from tests.clirun import Result, preflight
+from tests.clirun import Result, host_profile, no_traceback, preflight, run_profile
 
 GENERIC = "files.contoso.test"
 ARCHIVE = "archive.contoso.test"
@@ -34,43 +33,9 @@ SUB = "11111111-2222-3333-4444-555555555555"
 TOKEN = "tok-proxy-schemes-never-printed"
 
 
-def profile(tmp_path: Path, hosts: list[dict[str, Any]], name: str = "schemes") -> Path:
-    entries = [
-        {"purpose": f"test host {h['host']}", "needed_for": ["aks"], "source": "test", **h}
-        for h in hosts
-    ]
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({"name": name, "cloud": "AzureCloud", "hosts": entries}))
-    return path
-
-
-def run(
-    tmp_path: Path,
-    prof: Path,
-    *args: str,
-    env: dict[str, str] | None = None,
-    out: str = "out",
-) -> Result:
-    return preflight(
-        "run",
-        "--profile",
-        str(prof),
-        "--format",
-        "json",
-        "--timeout",
-        "3",
-        *args,
-        env=env,
-        out=tmp_path / out,
-    )
-
-
-def egress(result: Result, host: str) -> dict[str, Any]:
-    return result.by_target("egress.https")[host]
-
-
-def no_traceback(result: Result) -> None:
-    assert "Traceback" not in result.stderr, result.stderr
+def run(tmp_path: Path, prof: Path, *args: str, **kwargs: Any) -> Result:
+    """Every connection bounded at 3 s."""
+    return run_profile(tmp_path, prof, "--timeout", "3", *args, **kwargs)
 
 
 # -- https:// proxies: TLS to the proxy, then CONNECT (or an absolute-URI GET) inside it ---------
@@ -88,7 +53,7 @@ def test_https_proxy_from_the_environment_carries_tls_and_plain_http(
     archive = http_server(status=200, headers={"Content-Type": "text/plain"}, body=b"ubuntu\n")
     proxy = squid(ssl_ports=[origin.port], hosts={GENERIC: "127.0.0.1", ARCHIVE: "127.0.0.1"})
     front = tls_front(proxy.sockaddr)  # https://localhost:PORT, certificate from the test CA
-    prof = profile(
+    prof = host_profile(
         tmp_path,
         [
             {"host": GENERIC, "port": origin.port},
@@ -105,12 +70,12 @@ def test_https_proxy_from_the_environment_carries_tls_and_plain_http(
         env={"HTTPS_PROXY": front.url(), "HTTP_PROXY": front.url()},
     )
     no_traceback(result)
-    tunnelled = egress(result, GENERIC)
+    tunnelled = result.finding("egress.https", GENERIC)
     assert tunnelled["status"] == "pass", tunnelled
     assert tunnelled["details"]["proxy"] == front.url()
     assert tunnelled["details"]["mode"] == "connect"
     assert tunnelled["details"]["proxy_status"] == 200
-    forwarded = egress(result, ARCHIVE)
+    forwarded = result.finding("egress.https", ARCHIVE)
     assert forwarded["status"] == "pass", forwarded
     assert forwarded["details"]["mode"] == "forward"
     assert forwarded["details"]["request"].startswith(f"GET http://{ARCHIVE}:{archive.port}/")
@@ -128,12 +93,14 @@ def test_https_proxy_credentials_and_407_advice(
     origin = tls_server(hostnames=[GENERIC])
     proxy = mini_proxy(auth=("svc", "pr0xy-pass"), resolve={GENERIC: "127.0.0.1"})
     front = tls_front(proxy.sockaddr)
-    prof = profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
     args = ("--check", "egress.https", "--ca-bundle", str(ca_bundle))
     good = run(
         tmp_path, prof, *args, env={"HTTPS_PROXY": front.url(user="svc", password="pr0xy-pass")}
     )
-    assert egress(good, GENERIC)["status"] == "pass", egress(good, GENERIC)
+    assert good.finding("egress.https", GENERIC)["status"] == "pass", good.finding(
+        "egress.https", GENERIC
+    )
     assert "pr0xy-pass" not in (tmp_path / "out" / "report.json").read_text()
     wrong = run(
         tmp_path,
@@ -142,12 +109,12 @@ def test_https_proxy_credentials_and_407_advice(
         env={"HTTPS_PROXY": front.url(user="svc", password="wrong")},
         out="wrong",
     )
-    finding = egress(wrong, GENERIC)
+    finding = wrong.finding("egress.https", GENERIC)
     assert finding["details"]["phase"] == "proxy" and finding["details"]["proxy_status"] == 407
     assert "rejected the credentials in the proxy URL" in finding["message"]
     assert "check the user name and password" in finding["remediation"]
     missing = run(tmp_path, prof, *args, env={"HTTPS_PROXY": front.url()}, out="missing")
-    finding = egress(missing, GENERIC)
+    finding = missing.finding("egress.https", GENERIC)
     assert "wants credentials" in finding["message"]
     assert "--proxy https://user:" in finding["remediation"]
 
@@ -158,7 +125,7 @@ def test_https_proxy_whose_certificate_is_not_trusted_is_a_proxy_finding(
     origin = tls_server(hostnames=[GENERIC])
     proxy = mini_proxy(resolve={GENERIC: "127.0.0.1"})
     stranger = tls_front(proxy.sockaddr, ca=trustme.CA())  # a CA nobody passed
-    prof = profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
     result = run(
         tmp_path,
         prof,
@@ -168,7 +135,7 @@ def test_https_proxy_whose_certificate_is_not_trusted_is_a_proxy_finding(
         str(ca_bundle),
         env={"HTTPS_PROXY": stranger.url()},
     )
-    finding = egress(result, GENERIC)
+    finding = result.finding("egress.https", GENERIC)
     assert finding["status"] == "fail", finding
     assert finding["details"]["phase"] == "proxy"
     assert finding["details"]["kind"] == "tls-untrusted"
@@ -186,7 +153,7 @@ def test_https_proxy_whose_certificate_is_not_trusted_is_a_proxy_finding(
         env={"HTTPS_PROXY": f"https://127.0.0.1:{proxy.port}"},
         out="plain",
     )
-    finding = egress(plain, GENERIC)
+    finding = plain.finding("egress.https", GENERIC)
     assert finding["details"]["phase"] == "proxy" and finding["details"]["kind"] == "tls"
     assert "http://" in finding["remediation"]
 
@@ -199,7 +166,7 @@ def test_origin_certificate_failure_inside_an_https_proxy_is_named_quickly(
     origin = tls_server(hostnames=[GENERIC], untrusted=True)
     proxy = mini_proxy(resolve={GENERIC: "127.0.0.1"})
     front = tls_front(proxy.sockaddr)
-    prof = profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
     result = run(
         tmp_path,
         prof,
@@ -209,7 +176,7 @@ def test_origin_certificate_failure_inside_an_https_proxy_is_named_quickly(
         str(ca_bundle),
         env={"HTTPS_PROXY": front.url()},
     )
-    finding = egress(result, GENERIC)
+    finding = result.finding("egress.https", GENERIC)
     assert finding["status"] == "fail", finding
     assert finding["details"]["phase"] == "tls"
     assert finding["details"]["kind"] == "untrusted"
@@ -232,7 +199,7 @@ def test_all_proxy_socks5h_lets_the_proxy_resolve(
     archive = http_server(status=200, headers={"Content-Type": "text/plain"}, body=b"ok\n")
     socks = socks_server(resolve={GENERIC: "127.0.0.1", ARCHIVE: "127.0.0.1"})
     dns = dns_server(nxdomain=[GENERIC, ARCHIVE])  # only the proxy knows these names
-    prof = profile(
+    prof = host_profile(
         tmp_path,
         [
             {"host": GENERIC, "port": origin.port},
@@ -255,12 +222,14 @@ def test_all_proxy_socks5h_lets_the_proxy_resolve(
     no_traceback(result)
     assert result.code == 0, result.stdout
     for host in (GENERIC, ARCHIVE):
-        finding = egress(result, host)
+        finding = result.finding("egress.https", host)
         assert finding["status"] == "pass", finding
         assert finding["details"]["mode"] == "socks"
         assert finding["details"]["proxy"] == socks.url
         assert result.by_target("dns.resolve")[host]["status"] == "skip"
-    assert egress(result, ARCHIVE)["details"]["request"] == "GET / HTTP/1.1"  # the origin's
+    assert (
+        result.finding("egress.https", ARCHIVE)["details"]["request"] == "GET / HTTP/1.1"
+    )  # the origin's
     requests = {(r.target, r.kind, r.reply) for r in socks.requests}
     assert (f"{GENERIC}:{origin.port}", "domain", 0) in requests, requests
     assert (f"{ARCHIVE}:{archive.port}", "domain", 0) in requests, requests
@@ -273,7 +242,7 @@ def test_socks5_resolves_here_and_logs_in(
     origin = tls_server(hostnames=[GENERIC])
     socks = socks_server(auth=("svc", "s0cks-pass"))
     dns = dns_server(records={GENERIC: "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
 
     def attempt(url: str, out: str) -> dict[str, Any]:
         result = run(
@@ -290,7 +259,7 @@ def test_socks5_resolves_here_and_logs_in(
         )
         no_traceback(result)
         assert "s0cks-pass" not in (tmp_path / out / "report.json").read_text()
-        return egress(result, GENERIC)
+        return result.finding("egress.https", GENERIC)
 
     good = attempt(socks.url_with("socks5", "svc", "s0cks-pass"), "good")
     assert good["status"] == "pass", good
@@ -332,7 +301,7 @@ def test_socks_refusal_is_a_proxy_finding_naming_the_reply(
 ) -> None:
     origin = tls_server(hostnames=[GENERIC])
     socks = socks_server(reply=reply)
-    prof = profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
     result = run(
         tmp_path,
         prof,
@@ -342,7 +311,7 @@ def test_socks_refusal_is_a_proxy_finding_naming_the_reply(
         str(ca_bundle),
         env={"ALL_PROXY": socks.url},
     )
-    finding = egress(result, GENERIC)
+    finding = result.finding("egress.https", GENERIC)
     assert result.code == 1
     assert finding["status"] == "fail", finding
     assert finding["details"]["phase"] == "proxy"
@@ -357,9 +326,9 @@ def test_socks_proxy_that_cannot_reach_the_origin(
     tmp_path: Path, socks_server: Any, refused_port: int
 ) -> None:
     socks = socks_server(resolve={GENERIC: "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": GENERIC, "port": refused_port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": refused_port}])
     result = run(tmp_path, prof, "--check", "egress.https", env={"ALL_PROXY": socks.url})
-    finding = egress(result, GENERIC)
+    finding = result.finding("egress.https", GENERIC)
     assert finding["details"]["phase"] == "proxy" and finding["details"]["kind"] == "refused"
     assert finding["details"]["proxy_reply"] == "0x05 Connection refused by destination host"
     assert f"SOCKS proxy could not reach {GENERIC}:{refused_port}" in finding["message"]
@@ -370,7 +339,7 @@ def test_a_socks_port_named_as_an_http_proxy_is_told(
 ) -> None:
     origin = tls_server(hostnames=[GENERIC])
     socks = socks_server()
-    prof = profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
     result = run(
         tmp_path,
         prof,
@@ -380,7 +349,7 @@ def test_a_socks_port_named_as_an_http_proxy_is_told(
         str(ca_bundle),
         env={"HTTPS_PROXY": f"http://127.0.0.1:{socks.port}"},
     )
-    finding = egress(result, GENERIC)
+    finding = result.finding("egress.https", GENERIC)
     assert finding["details"]["phase"] == "proxy", finding
     assert "socks5h://" in finding["remediation"]
 
@@ -411,7 +380,7 @@ def test_a_bad_proxy_variable_never_aborts_the_run(
 ) -> None:
     origin = tls_server(hostnames=[GENERIC])
     dns = dns_server(records={GENERIC: "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
     # a check that does not use the network runs as if the variable were not there
     resolved = run(
         tmp_path, prof, "--check", "dns.resolve", "--nameserver", dns.address, env=env, out="dns"
@@ -435,7 +404,7 @@ def test_a_bad_proxy_variable_never_aborts_the_run(
     )
     no_traceback(result)
     assert result.code == 1, (result.stdout, result.stderr)
-    finding = egress(result, GENERIC)
+    finding = result.finding("egress.https", GENERIC)
     assert finding["status"] == "fail"
     assert finding["details"]["phase"] == "proxy" and finding["details"]["kind"] == "config"
     assert variable in finding["message"] and words in finding["message"]
@@ -449,7 +418,7 @@ def test_no_proxy_keeps_a_host_off_a_bad_proxy_variable(
 ) -> None:
     origin = tls_server(hostnames=[GENERIC])
     dns = dns_server(records={GENERIC: "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
     result = run(
         tmp_path,
         prof,
@@ -462,7 +431,7 @@ def test_no_proxy_keeps_a_host_off_a_bad_proxy_variable(
         env={"ALL_PROXY": "ftp://proxy.corp", "NO_PROXY": ".contoso.test"},
     )
     assert result.code == 0, result.stdout
-    assert egress(result, GENERIC)["details"]["mode"] == "direct"
+    assert result.finding("egress.https", GENERIC)["details"]["mode"] == "direct"
 
 
 # -- validate_proxy_url and ProxySettings (the --proxy flag is validated by the CLI with these) --
@@ -525,7 +494,7 @@ def test_proxy_settings_keep_environment_problems_and_raise_for_the_flag() -> No
 
 def test_cli_with_a_bad_proxy_variable_still_runs_offline_checks(tmp_path: Path) -> None:
     """``ALL_PROXY=socks5://...`` or a broken ``HTTPS_PROXY`` on a CI agent: exit 0/1, not 2."""
-    prof = profile(tmp_path, [{"host": GENERIC, "port": 443}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": 443}])
     for env in ({"ALL_PROXY": "socks5://ci-proxy.internal:1080"}, {"HTTPS_PROXY": "gopher://x"}):
         result = preflight(
             "run",

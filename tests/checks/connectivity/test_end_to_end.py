@@ -7,36 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tests.clirun import Result, preflight
+from tests.clirun import Result, host_profile, preflight, run_profile
 
 CHECKS = ("--check", "dns.resolve", "--check", "egress.https")
 
 
-def profile(tmp_path: Path, hosts: list[dict[str, Any]], name: str = "loopback") -> Path:
-    """A user profile listing exactly these hosts (each needs host and port)."""
-    entries = [
-        {"purpose": f"test host {h['host']}", "needed_for": ["aks"], "source": "test", **h}
-        for h in hosts
-    ]
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({"name": name, "cloud": "AzureCloud", "hosts": entries}))
-    return path
-
-
 def run(tmp_path: Path, prof: Path, *args: str, env: dict[str, str] | None = None) -> Result:
-    return preflight(
-        "run",
-        "--profile",
-        str(prof),
-        *CHECKS,
-        "--format",
-        "json,html,junit,md",
-        *args,
-        env=env,
-        out=tmp_path / "out",
-    )
+    return run_profile(tmp_path, prof, *CHECKS, *args, formats="json,html,junit,md", env=env)
 
 
 # -- DNS ----------------------------------------------------------------------------------------
@@ -74,7 +51,7 @@ def test_dns_outcomes_are_told_apart(tmp_path: Path, dns_server: Any) -> None:
     hosts.append({"host": "{acr}.azurecr.test", "port": 9})
     result = run(
         tmp_path,
-        profile(tmp_path, hosts),
+        host_profile(tmp_path, hosts),
         "--check",
         "dns.resolve",
         "--nameserver",
@@ -117,7 +94,12 @@ def test_silent_dns_server_is_a_timeout_finding_within_the_bound(
     hosts = [{"host": f"h{i}.test", "port": 9} for i in range(5)]
     started = time.monotonic()
     result = run(
-        tmp_path, profile(tmp_path, hosts), "--nameserver", silent_dns.address, "--timeout", "1"
+        tmp_path,
+        host_profile(tmp_path, hosts),
+        "--nameserver",
+        silent_dns.address,
+        "--timeout",
+        "1",
     )
     elapsed = time.monotonic() - started
     assert result.code == 1
@@ -136,7 +118,7 @@ def test_dnsmasq_as_the_custom_dns_server(tmp_path: Path, dnsmasq: Any) -> None:
     hosts = [{"host": "mcr.contoso.test", "port": 9}, {"host": "nothere.contoso.test", "port": 9}]
     result = run(
         tmp_path,
-        profile(tmp_path, hosts),
+        host_profile(tmp_path, hosts),
         "--check",
         "dns.resolve",
         "--nameserver",
@@ -160,7 +142,7 @@ def test_egress_pins_the_resolved_address_and_keeps_sni_and_host(
     dns = dns_server(records={"mcr.contoso.test": "127.0.0.1"})
     result = run(
         tmp_path,
-        profile(tmp_path, [{"host": "mcr.contoso.test", "port": tls.port}]),
+        host_profile(tmp_path, [{"host": "mcr.contoso.test", "port": tls.port}]),
         "--nameserver",
         dns.address,
         "--ca-bundle",
@@ -182,7 +164,7 @@ def test_unknown_issuer_suggests_tls_inspection_and_ca_bundle(
 ) -> None:
     inspected = tls_server(hostnames=["mcr.contoso.test"], untrusted=True)
     dns = dns_server(records={"mcr.contoso.test": "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": "mcr.contoso.test", "port": inspected.port}])
+    prof = host_profile(tmp_path, [{"host": "mcr.contoso.test", "port": inspected.port}])
     result = run(tmp_path, prof, "--nameserver", dns.address, "--ca-bundle", str(ca_bundle))
     finding = result.by_target("egress.https")["mcr.contoso.test"]
     assert finding["status"] == "fail"
@@ -217,7 +199,7 @@ def test_each_failing_phase_is_named(
     started = time.monotonic()
     result = run(
         tmp_path,
-        profile(tmp_path, hosts),
+        host_profile(tmp_path, hosts),
         "--nameserver",
         dns.address,
         "--ca-bundle",
@@ -247,7 +229,7 @@ def test_each_failing_phase_is_named(
 def test_plain_http_host(tmp_path: Path, dns_server: Any, http_server: Any) -> None:
     server = http_server(status=301)
     dns = dns_server(records={"archive.test": "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": "archive.test", "port": server.port, "tls": False}])
+    prof = host_profile(tmp_path, [{"host": "archive.test", "port": server.port, "tls": False}])
     result = run(tmp_path, prof, "--nameserver", dns.address)
     finding = result.by_target("egress.https")["archive.test"]
     assert finding["status"] == "pass" and "HTTP path open: HTTP 301" in finding["message"]
@@ -264,7 +246,7 @@ def test_through_tinyproxy_allowed_refused_and_no_proxy(
     proxy = tinyproxy(connect_ports=[allowed.port])
     # the tool's own resolver knows nothing: through a proxy, the proxy resolves
     dns = dns_server(records={})
-    prof = profile(
+    prof = host_profile(
         tmp_path,
         [{"host": "localhost", "port": allowed.port}, {"host": "localhost", "port": denied.port}],
     )
@@ -312,7 +294,7 @@ def test_proxy_credentials_are_used_and_never_shown(
 ) -> None:
     server = tls_server(hostnames=["localhost"])
     proxy = tinyproxy(connect_ports=[server.port], auth=("ops", "Hunter2-s3cret"))
-    prof = profile(tmp_path, [{"host": "localhost", "port": server.port}])
+    prof = host_profile(tmp_path, [{"host": "localhost", "port": server.port}])
     without = run(
         tmp_path,
         prof,
@@ -353,7 +335,7 @@ def test_proxy_credentials_are_used_and_never_shown(
 
 def test_hostile_parameter_is_escaped_in_every_report(tmp_path: Path, dns_server: Any) -> None:
     dns = dns_server(records={})
-    prof = profile(tmp_path, [{"host": "{acr}.azurecr.test", "port": 9}])
+    prof = host_profile(tmp_path, [{"host": "{acr}.azurecr.test", "port": 9}])
     hostile = "<script>alert(1)</script>"
     result = run(tmp_path, prof, "--nameserver", dns.address, "--set", f"acr={hostile}")
     assert result.code == 1
@@ -369,7 +351,7 @@ def test_hostile_parameter_is_escaped_in_every_report(tmp_path: Path, dns_server
 
 def test_fail_on_warn_gates_an_optional_failure(tmp_path: Path, dns_server: Any) -> None:
     dns = dns_server(records={}, nxdomain=["opt.test"])
-    prof = profile(tmp_path, [{"host": "opt.test", "port": 9, "required": False}])
+    prof = host_profile(tmp_path, [{"host": "opt.test", "port": 9, "required": False}])
     base = ("--nameserver", dns.address, "--check", "dns.resolve")
     assert run(tmp_path, prof, *base).code == 0
     assert run(tmp_path, prof, *base, "--fail-on", "warn").code == 1

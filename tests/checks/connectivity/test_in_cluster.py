@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from support.kube_objects import default_namespaces, deployment, node, pod
+from support.leftovers import nothing_left
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, host_profile, preflight
 
 CLUSTER_DNS = "kubernetes.default.svc.cluster.local"
 CHECKS = ("dns.resolve", "egress.https", "connectivity.in-cluster", "cluster.dns")
@@ -79,16 +79,7 @@ def net(tmp_path: Path, dns_server: Any, tls_server: Any, ca_bundle: Path) -> di
         {"host": "private.contoso.test", "port": tls.port, "purpose": "workspace (private)"},
         {"host": "gone.contoso.test", "port": tls.port, "purpose": "a host nobody serves"},
     ]
-    path = tmp_path / "contoso.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "name": "contoso",
-                "cloud": "AzureCloud",
-                "hosts": [{"needed_for": ["aks"], "source": "test", **h} for h in hosts],
-            }
-        )
-    )
+    path = host_profile(tmp_path, hosts, name="contoso")
     return {"profile": path, "local": local, "pods": pods, "ca": ca_bundle}
 
 
@@ -130,15 +121,6 @@ def created_jobs(api: Any) -> list[dict[str, Any]]:
         for r in api.requests
         if r.attributes[0] == "create" and r.resource == "jobs" and r.status in (200, 201)
     ]
-
-
-def assert_nothing_left(api: Any, runner: Any) -> None:
-    names = [n["metadata"]["name"] for n in api.objects("namespaces")]
-    assert not [n for n in names if n.startswith("preflight-")], names
-    assert not api.objects("jobs") and not [
-        p for p in api.objects("pods") if p["metadata"]["namespace"] != "kube-system"
-    ]
-    assert not runner.live()
 
 
 # -- one probe pod per pool ------------------------------------------------------------------
@@ -221,7 +203,7 @@ def test_one_probe_pod_per_pool_and_findings_say_where(
     for host in ("mcr.contoso.test", "private.contoso.test", "gone.contoso.test"):
         assert f">{host}</th>" in matrix
     assert "NXDOMAIN" in matrix and "HTTP 204" in matrix
-    assert_nothing_left(api, runner)
+    nothing_left(api, runner)
 
 
 def test_probe_per_node(
@@ -257,7 +239,7 @@ def test_probe_per_node(
     html = (tmp_path / "out" / "report.html").read_text()
     for name in pinned:  # per node, the matrix has a column per node
         assert f">{name}<" in html
-    assert_nothing_left(api, runner)
+    nothing_left(api, runner)
 
 
 def test_a_pool_whose_probe_cannot_pull_is_one_finding_and_the_others_still_report(
@@ -302,7 +284,7 @@ def test_a_pool_whose_probe_cannot_pull_is_one_finding_and_the_others_still_repo
     matrix = matrix[: matrix.index("</section>")]
     assert "ErrImagePull" in matrix or "ImagePullBackOff" in matrix
     assert matrix.count("not probed") == 3, "every host of the gpu column"
-    assert_nothing_left(api, runner)
+    nothing_left(api, runner)
 
 
 @pytest.mark.parametrize(
@@ -338,7 +320,7 @@ def test_other_probe_failures_are_told_plainly(
     assert gpu[0]["status"] == "fail" and gpu[0]["details"]["pod_outcome"] == outcome, gpu[0]
     assert words in gpu[0]["message"] and fix in gpu[0]["remediation"]
     assert len([f for f in in_cluster(result) if f["details"]["node_pool"] == "system"]) == 6
-    assert_nothing_left(api, runner)
+    nothing_left(api, runner)
 
 
 def test_without_in_cluster_nothing_is_created_and_the_checks_say_how(

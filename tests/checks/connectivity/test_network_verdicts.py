@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from support import CNAME, azure_services
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, host_profile, preflight, run_profile
 
 ACR = "myacr.azurecr.io"
 STORAGE = "mystore.blob.core.windows.net"
@@ -30,33 +29,8 @@ AML = "eastus.api.azureml.ms"
 GENERIC = "files.contoso.test"
 
 
-def profile(tmp_path: Path, hosts: list[dict[str, Any]], name: str = "verdicts") -> Path:
-    entries = [
-        {"purpose": f"test host {h['host']}", "needed_for": ["aks"], "source": "test", **h}
-        for h in hosts
-    ]
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump({"name": name, "cloud": "AzureCloud", "hosts": entries}))
-    return path
-
-
 def run(tmp_path: Path, prof: Path, *args: str, env: dict[str, str] | None = None) -> Result:
-    return preflight(
-        "run",
-        "--profile",
-        str(prof),
-        "--format",
-        "json,html",
-        "--timeout",
-        "3",
-        *args,
-        env=env,
-        out=tmp_path / "out",
-    )
-
-
-def egress(result: Result, host: str) -> dict[str, Any]:
-    return result.by_target("egress.https")[host]
+    return run_profile(tmp_path, prof, "--timeout", "3", *args, formats="json,html", env=env)
 
 
 def serve(tls_server: Any, dns_server: Any, routes: dict[str, Any], host: str) -> tuple[Any, Any]:
@@ -118,7 +92,7 @@ def test_a_services_own_firewall_refusal_is_a_closed_path(
     fix: str,
 ) -> None:
     server, dns = serve(tls_server, dns_server, {path: answer}, host)
-    prof = profile(tmp_path, [{"host": host, "port": server.port}])
+    prof = host_profile(tmp_path, [{"host": host, "port": server.port}])
     result = run(
         tmp_path,
         prof,
@@ -129,7 +103,7 @@ def test_a_services_own_firewall_refusal_is_a_closed_path(
         "--ca-bundle",
         str(ca_bundle),
     )
-    finding = egress(result, host)
+    finding = result.finding("egress.https", host)
     assert finding["status"] == status, finding
     assert words in finding["message"], finding["message"]
     assert fix in finding["remediation"], finding["remediation"]
@@ -159,7 +133,7 @@ def test_rbac_refusals_and_challenges_mean_the_path_is_open(
     mark: str,
 ) -> None:
     server, dns = serve(tls_server, dns_server, {path: answer}, host)
-    prof = profile(tmp_path, [{"host": host, "port": server.port}])
+    prof = host_profile(tmp_path, [{"host": host, "port": server.port}])
     result = run(
         tmp_path,
         prof,
@@ -170,7 +144,7 @@ def test_rbac_refusals_and_challenges_mean_the_path_is_open(
         "--ca-bundle",
         str(ca_bundle),
     )
-    finding = egress(result, host)
+    finding = result.finding("egress.https", host)
     assert finding["status"] == "pass", finding
     assert mark in finding["details"]["origin_marks"]
     assert f"HTTP {answer.status}" in finding["message"]
@@ -207,7 +181,7 @@ def test_an_inspecting_proxy_is_named_and_its_own_answers_are_not_a_pass(
         upstream_ca=tls_ca,
     )
     bundle = proxy.write_ca_bundle(tmp_path / "inspection.pem")
-    prof = profile(tmp_path, [{"host": h, "port": origin.port} for h in hosts])
+    prof = host_profile(tmp_path, [{"host": h, "port": origin.port} for h in hosts])
     result = run(
         tmp_path, prof, "--check", "egress.https", "--proxy", proxy.url, "--ca-bundle", str(bundle)
     )
@@ -238,11 +212,11 @@ def test_an_inspecting_proxy_signing_through_an_intermediate_is_named_too(
         upstream={ACR: ("127.0.0.1", origin.port)}, upstream_ca=tls_ca, intermediate=True
     )
     bundle = proxy.write_ca_bundle(tmp_path / "inspection.pem")
-    prof = profile(tmp_path, [{"host": ACR, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": ACR, "port": origin.port}])
     result = run(
         tmp_path, prof, "--check", "egress.https", "--proxy", proxy.url, "--ca-bundle", str(bundle)
     )
-    finding = egress(result, ACR)
+    finding = result.finding("egress.https", ACR)
     assert finding["status"] == "pass", finding
     assert finding["details"]["trust"] == "--ca-bundle"
     assert "Issuing CA 01" in finding["details"]["tls"]["issuer"]
@@ -253,9 +227,9 @@ def test_without_the_inspecting_ca_the_failure_names_issuer_subject_and_what_to_
 ) -> None:
     origin = tls_server(hostnames=[ACR])
     proxy = inspecting_proxy(upstream={ACR: ("127.0.0.1", origin.port)}, upstream_ca=tls_ca)
-    prof = profile(tmp_path, [{"host": ACR, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": ACR, "port": origin.port}])
     result = run(tmp_path, prof, "--check", "egress.https", "--proxy", proxy.url)
-    finding = egress(result, ACR)
+    finding = result.finding("egress.https", ACR)
     assert finding["status"] == "fail" and finding["details"]["phase"] == "tls"
     assert "Contoso TLS Inspection" in finding["message"]
     assert ACR in finding["details"]["presented_certificate"]["dns_names"]
@@ -282,10 +256,10 @@ def test_an_azure_host_answered_by_a_mirror_the_os_trusts_is_not_a_pass(
     a CA Azure uses, so the answer is the mirror's and the nodes must trust it too."""
     server = tls_server(hostnames=["mcr.microsoft.com"], routes={"/v2/": azure_services.mcr_v2()})
     dns = dns_server(records={"mcr.microsoft.com": "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": "mcr.microsoft.com", "port": server.port}])
+    prof = host_profile(tmp_path, [{"host": "mcr.microsoft.com", "port": server.port}])
     env = {"SSL_CERT_FILE": str(_system_bundle_with(tmp_path, tls_ca))}
     result = run(tmp_path, prof, "--check", "egress.https", "--nameserver", dns.address, env=env)
-    finding = egress(result, "mcr.microsoft.com")
+    finding = result.finding("egress.https", "mcr.microsoft.com")
     assert finding["status"] == "warn", finding
     assert finding["details"]["trust"] == "system"
     assert "not one of the CAs Azure services use" in finding["details"]["inspection"]
@@ -320,7 +294,7 @@ def test_an_azure_host_answered_by_a_mirror_the_os_trusts_is_not_a_pass(
         f"aks_json={aks_json}",
         env=env,
     )
-    finding = egress(trusted, "mcr.microsoft.com")
+    finding = trusted.finding("egress.https", "mcr.microsoft.com")
     assert finding["status"] == "pass", finding
     assert finding["details"]["cluster_trusts_ca"] is True
     assert "which the cluster trusts" in finding["message"]
@@ -334,11 +308,13 @@ def test_plain_http_through_squid_is_an_absolute_uri_get(
 ) -> None:
     origin = http_server(status=200, headers={"Content-Type": "text/plain"}, body=b"ubuntu\n")
     proxy = squid(hosts={"archive.contoso.test": "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": "archive.contoso.test", "port": origin.port, "tls": False}])
+    prof = host_profile(
+        tmp_path, [{"host": "archive.contoso.test", "port": origin.port, "tls": False}]
+    )
     result = run(
         tmp_path, prof, "--check", "egress.https", "--proxy", proxy.url, env={"NO_PROXY": ""}
     )
-    finding = egress(result, "archive.contoso.test")
+    finding = result.finding("egress.https", "archive.contoso.test")
     assert finding["status"] == "pass", finding
     assert finding["details"]["mode"] == "forward"
     assert finding["details"]["request"].startswith(
@@ -354,7 +330,7 @@ def test_squid_refusing_connect_to_a_non_ssl_port_names_its_page(
 ) -> None:
     origin = tls_server(hostnames=[GENERIC])
     proxy = squid(hosts={GENERIC: "127.0.0.1"})  # origin.port is not among SSL_ports
-    prof = profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
     result = run(
         tmp_path,
         prof,
@@ -365,7 +341,7 @@ def test_squid_refusing_connect_to_a_non_ssl_port_names_its_page(
         "--ca-bundle",
         str(ca_bundle),
     )
-    finding = egress(result, GENERIC)
+    finding = result.finding("egress.https", GENERIC)
     assert finding["status"] == "fail" and finding["details"]["phase"] == "proxy"
     assert finding["details"]["proxy_status"] == 403
     assert "x-squid-error" in finding["message"].lower()
@@ -381,16 +357,20 @@ def test_squid_refusing_connect_to_a_non_ssl_port_names_its_page(
         "--ca-bundle",
         str(ca_bundle),
     )
-    assert egress(ok, GENERIC)["status"] == "pass", egress(ok, GENERIC)
+    assert ok.finding("egress.https", GENERIC)["status"] == "pass", ok.finding(
+        "egress.https", GENERIC
+    )
 
 
 def test_squids_own_error_page_for_plain_http_is_not_the_origins_answer(
     tmp_path: Path, squid: Any, refused_port: int
 ) -> None:
     proxy = squid(hosts={"archive.contoso.test": "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": "archive.contoso.test", "port": refused_port, "tls": False}])
+    prof = host_profile(
+        tmp_path, [{"host": "archive.contoso.test", "port": refused_port, "tls": False}]
+    )
     result = run(tmp_path, prof, "--check", "egress.https", "--proxy", proxy.url)
-    finding = egress(result, "archive.contoso.test")
+    finding = result.finding("egress.https", "archive.contoso.test")
     assert finding["status"] == "fail", finding
     assert finding["details"]["answer"]["headers"]["x-squid-error"].startswith("ERR_CONNECT_FAIL")
     assert "could not reach the origin" in finding["message"]
@@ -413,7 +393,7 @@ def test_privatelink_cnames_public_answer_warns_naming_the_zone(
         },
         nxdomain=["broken.privatelink.azurecr.io"],
     )
-    prof = profile(
+    prof = host_profile(
         tmp_path,
         [{"host": h, "port": 443} for h in (ACR, STORAGE, "broken.azurecr.io")],
     )
@@ -443,7 +423,7 @@ def test_unusable_addresses_are_told_apart(tmp_path: Path, dns_server: Any) -> N
         }
     )
     names = ("mixed.test", "multicast.test", "reserved.test", "sinkhole.test")
-    prof = profile(tmp_path, [{"host": n, "port": 443} for n in names])
+    prof = host_profile(tmp_path, [{"host": n, "port": 443} for n in names])
     result = run(tmp_path, prof, "--check", "dns.resolve", "--nameserver", dns.address)
     found = result.by_target("dns.resolve")
     assert found["mixed.test"]["status"] == "warn"
@@ -459,7 +439,7 @@ def test_unusable_addresses_are_told_apart(tmp_path: Path, dns_server: Any) -> N
 
 def test_truncated_answer_with_tcp_53_closed_is_named(tmp_path: Path, dns_server: Any) -> None:
     dns = dns_server(records={"big.test": "127.0.0.1"}, truncate=["big.test"], tcp_refused=True)
-    prof = profile(tmp_path, [{"host": "big.test", "port": 443}])
+    prof = host_profile(tmp_path, [{"host": "big.test", "port": 443}])
     result = run(tmp_path, prof, "--check", "dns.resolve", "--nameserver", dns.address)
     finding = result.by_target("dns.resolve")["big.test"]
     assert finding["status"] == "fail", finding
@@ -474,7 +454,7 @@ def test_through_a_proxy_a_local_nxdomain_is_not_the_verdict(
     origin = tls_server(hostnames=[GENERIC])
     dns = dns_server(records={}, nxdomain=[GENERIC])
     proxy = mini_proxy(resolve={GENERIC: "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": origin.port}])
     result = run(
         tmp_path,
         prof,
@@ -493,7 +473,7 @@ def test_through_a_proxy_a_local_nxdomain_is_not_the_verdict(
     assert local["status"] == "skip", local
     assert local["details"]["decided_by"] == "egress.https"
     assert local["details"]["outcome"] == "nxdomain"
-    assert egress(result, GENERIC)["status"] == "pass"
+    assert result.finding("egress.https", GENERIC)["status"] == "pass"
     assert result.code == 0
 
 
@@ -505,11 +485,11 @@ def test_the_api_server_is_probed_on_the_kubeconfigs_port_with_its_ca(
 ) -> None:
     api = kube_api([], tls=True)
     kubeconfig = api.kubeconfig(tmp_path / "kc")
-    prof = profile(
+    prof = host_profile(
         tmp_path, [{"host": "{api_server}", "port": 443, "service": "kubernetes"}], "api"
     )
     result = run(tmp_path, prof, "--kubeconfig", str(kubeconfig), "--check", "egress.https")
-    finding = egress(result, "127.0.0.1")
+    finding = result.finding("egress.https", "127.0.0.1")
     assert finding["details"]["port"] == api.port != 443
     assert finding["status"] == "pass", finding
     assert finding["details"]["trust"] == "kubeconfig"
@@ -555,7 +535,7 @@ def test_misbehaving_peers_end_as_findings_in_their_phase(
 ) -> None:
     server = misbehaving_server(behaviour, tls=tls, hostnames=[GENERIC])
     dns = dns_server(records={GENERIC: "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": GENERIC, "port": server.port, "tls": tls}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": server.port, "tls": tls}])
     started = time.monotonic()
     result = run(
         tmp_path,
@@ -569,7 +549,7 @@ def test_misbehaving_peers_end_as_findings_in_their_phase(
         "--timeout",
         "1",
     )
-    finding = egress(result, GENERIC)
+    finding = result.finding("egress.https", GENERIC)
     assert (finding["status"], finding["details"]["phase"]) == (status, phase), finding
     assert words in finding["message"], finding["message"]
     assert "Traceback" not in result.stderr
@@ -579,7 +559,7 @@ def test_misbehaving_peers_end_as_findings_in_their_phase(
 def test_a_proxy_that_answers_garbage_is_a_proxy_phase_finding(
     tmp_path: Path, garbage_proxy: Any, ca_bundle: Path
 ) -> None:
-    prof = profile(tmp_path, [{"host": GENERIC, "port": 443}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": 443}])
     result = run(
         tmp_path,
         prof,
@@ -590,7 +570,7 @@ def test_a_proxy_that_answers_garbage_is_a_proxy_phase_finding(
         "--ca-bundle",
         str(ca_bundle),
     )
-    finding = egress(result, GENERIC)
+    finding = result.finding("egress.https", GENERIC)
     assert finding["status"] == "fail" and finding["details"]["phase"] == "proxy"
     assert finding["details"]["kind"] == "garbage"
     assert "not HTTP" in finding["message"]
@@ -617,7 +597,7 @@ def test_no_more_than_concurrency_probes_are_in_flight(
     names = [f"h{i}.contoso.test" for i in range(12)]
     server = tls_server(hostnames=names, responder=slow)
     dns = dns_server(records={n: "127.0.0.1" for n in names})
-    prof = profile(tmp_path, [{"host": n, "port": server.port} for n in names])
+    prof = host_profile(tmp_path, [{"host": n, "port": server.port} for n in names])
     result = run(
         tmp_path,
         prof,
@@ -647,7 +627,7 @@ def test_a_tls13_abort_after_the_handshake_is_a_tls_finding_however_it_closes(
 ) -> None:
     server = misbehaving_server("tls_abort", hostnames=[GENERIC], abort=abort)
     dns = dns_server(records={GENERIC: "127.0.0.1"})
-    prof = profile(tmp_path, [{"host": GENERIC, "port": server.port}])
+    prof = host_profile(tmp_path, [{"host": GENERIC, "port": server.port}])
     result = run(
         tmp_path,
         prof,
@@ -660,7 +640,7 @@ def test_a_tls13_abort_after_the_handshake_is_a_tls_finding_however_it_closes(
         "--timeout",
         "1",
     )
-    finding = egress(result, GENERIC)
+    finding = result.finding("egress.https", GENERIC)
     assert (finding["status"], finding["details"]["phase"]) == ("fail", "tls"), finding
     assert finding["details"]["tls"]["version"] == "TLSv1.3"
     assert "handshake" in finding["message"] and "internal" not in finding["message"]
@@ -689,7 +669,7 @@ def test_a_chain_the_clusters_trusted_ca_verifies_is_inspection_the_cluster_acce
     }
     aks_json = tmp_path / "aks.json"
     aks_json.write_text(json.dumps(aks))
-    prof = profile(tmp_path, [{"host": ACR, "port": origin.port}])
+    prof = host_profile(tmp_path, [{"host": ACR, "port": origin.port}])
     result = run(
         tmp_path,
         prof,
@@ -700,7 +680,7 @@ def test_a_chain_the_clusters_trusted_ca_verifies_is_inspection_the_cluster_acce
         "--set",
         f"aks_json={aks_json}",
     )
-    finding = egress(result, ACR)
+    finding = result.finding("egress.https", ACR)
     assert finding["status"] == "pass", finding
     assert finding["details"]["trust"] == "httpProxyConfig.trustedCa"
     assert finding["details"]["cluster_trusts_ca"] is True

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import trustme
 from support.kube_objects import namespace, node
+from support.leftovers import nothing_left
 
 from tests.clirun import Result, preflight
 
@@ -54,14 +55,6 @@ def smoke_findings(result: Result) -> dict[str, dict[str, Any]]:
     found = result.findings("smoke.inference")
     assert found, result.stdout + result.stderr
     return {f["details"].get("kind", f["status"]): f for f in found}
-
-
-def nothing_left(api: Any, runner: Any) -> None:
-    left = [n["metadata"]["name"] for n in api.objects("namespaces")]
-    assert left == ["default"], left
-    assert not api.objects("pods") and not api.objects("deployments") and not api.objects("jobs")
-    assert not runner.live(), [r.name for r in runner.live()]
-    assert all(p.poll() is not None for p in runner.all_processes())
 
 
 # -- the measurement ---------------------------------------------------------------------------
