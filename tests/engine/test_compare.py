@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from support.arm_server import FakeArm
 from support.azure_objects import cluster_id, extension, managed_cluster
+from support.chromium import dump_dom, html_page
 from support.kube_objects import nodes
 
 from preflight.compare import compare
@@ -285,14 +286,6 @@ def test_bad_baseline_is_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def test_comparison_section_in_a_real_browser_keeps_hostile_text_inert(tmp_path: Path) -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "_browser", Path(__file__).parents[1] / "reports" / "test_html_browser.py"
-    )
-    assert spec and spec.loader
-    browser = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(browser)
     hostile = "<script>document.title='pwned'</script>"
     before = [finding("egress.https", "mcr.microsoft.com", "fail", hostile)]
     after = [
@@ -320,10 +313,7 @@ def test_comparison_section_in_a_real_browser_keeps_hostile_text_inert(tmp_path:
         "error": 0,
     }
     document["comparison"] = compare(document, after, report(before), "before/report.json")
-    page = browser._write(document, tmp_path)
-    result = browser._run_chromium(
-        tmp_path, "--virtual-time-budget=2000", "--dump-dom", page.resolve().as_uri()
-    )
+    result = dump_dom(tmp_path, html_page(document, tmp_path))
     dom = result.stdout
     assert result.returncode == 0 and "<html" in dom, result.stderr[-2000:]
     section = re.search(r'<section class="compare".*?</section>', dom, flags=re.S)

@@ -25,13 +25,13 @@ from typing import Any
 import pytest
 import trustme
 from support import HttpServer, RefusedPort, TlsHttpServer, write_ca_bundle
+from support.model_server import ModelServer, serve_model
 
 from preflight.errors import UsageError
 from preflight.redact import redact_url
 from preflight.workload.histogram import Histogram
 from preflight.workload.loadgen import run_bound_s, run_load, run_load_async
 from preflight.workload.request import parse_headers, parse_url
-from tests.engine.test_scoring import ModelServer, serve_model
 
 SECRET = "sk-test-Zq8v2NcY4pRw7Lm1"
 ORDER = ("p50", "p90", "p95", "p99", "p999", "max")

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.chromium import chromium, run_chromium
 from support.kube_objects import default_namespaces, deployment, node, pod
 from support.leftovers import nothing_left
 
@@ -392,33 +391,13 @@ def test_no_coredns_pods_is_a_warning(tmp_path: Path, kube_api: Any) -> None:
 def test_matrix_in_headless_chromium(
     tmp_path: Path, kube_api: Any, kube_runner: Any, net: dict[str, Any]
 ) -> None:
-    browser = next(
-        (shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None
-    )
-    if browser is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    chromium()  # or skip
     api = kube_api(cluster())
     runner = kube_runner(api)
     runner.fault("image_pull", name="probe-*-gpu*")
     run(tmp_path, api.kubeconfig(tmp_path / "kc"), net, "--in-cluster")
     page = (tmp_path / "out" / "report.html").resolve()
-    profile = tmp_path / "chromium-profile"
-    common = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-    ]
-    dom = subprocess.run(
-        [*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=60
-    )
+    dom = run_chromium(tmp_path, "--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     table = re.search(r'<table class="matrix-table">.*?</table>', dom.stdout, flags=re.S)
     assert table, "the matrix is in the rendered page"
@@ -426,19 +405,13 @@ def test_matrix_in_headless_chromium(
     labels = [re.sub(r"<[^>]+>.*", "", h, flags=re.S).strip() for h in heads]
     assert labels == ["Host", "local", "gpu", "system"]
     shot = tmp_path / "matrix.png"
-    result = subprocess.run(
-        [*common, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_chromium(
+        tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()
     )
     assert result.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pdf = tmp_path / "matrix.pdf"
-    result = subprocess.run(
-        [*common, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_chromium(
+        tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page.as_uri()
     )
     assert result.returncode == 0 and pdf.read_bytes()[:5] == b"%PDF-"
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import ssl
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +21,7 @@ from typing import Any
 
 import pytest
 import trustme
+from support.chromium import dump_dom, run_chromium
 from support.kube_objects import namespace, node
 from support.leftovers import nothing_left
 
@@ -480,14 +479,6 @@ def test_dry_run_prints_the_manifests_and_creates_nothing(
 
 
 # -- the report ------------------------------------------------------------------------------------
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("chromium is not installed (apt-get install chromium)")
-
-
 def test_html_section_and_chart_in_chromium_with_hostile_uri(
     tmp_path: Path, kube_api: Any, kube_runner: Any, router: Any, ca_bundle: Path
 ) -> None:
@@ -523,27 +514,7 @@ def test_html_section_and_chart_in_chromium_with_hostile_uri(
     for label in ("Direct (in-cluster)", "Routed (azureml-fe)", "Baseline direct"):
         assert label in section
 
-    profile = tmp_path / "chromium-profile"
-    common = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-    ]
-    dom = subprocess.run(
-        [*common, "--virtual-time-budget=2000", "--dump-dom", page.resolve().as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    dom = dump_dom(tmp_path, page)
     assert dom.returncode == 0, dom.stderr[-2000:]
     title = re.search(r"<title>(.*?)</title>", dom.stdout, flags=re.S)
     assert title and "pwned" not in title.group(1)
@@ -551,12 +522,8 @@ def test_html_section_and_chart_in_chromium_with_hostile_uri(
     assert dom.stdout.count("<svg") == 2 and "<rect" in dom.stdout
 
     shot = tmp_path / "smoke.png"
-    shooting = subprocess.run(
-        [*common, f"--screenshot={shot}", "--window-size=1280,2400", page.resolve().as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    shooting = run_chromium(
+        tmp_path, f"--screenshot={shot}", "--window-size=1280,2400", page.resolve().as_uri()
     )
     assert shooting.returncode == 0, shooting.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
