@@ -11,7 +11,7 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,6 @@ import kubernetes.watch
 import pytest
 import urllib3
 from kubernetes.client.rest import ApiException
-from support import support_threads
 from support.kube_api import (
     FakeKubeApi,
     FieldSelector,
@@ -61,13 +60,6 @@ from support.kube_objects import (
 
 MakeApi = Callable[..., FakeKubeApi]
 MakeClient = Callable[..., kc.ApiClient]
-
-
-@pytest.fixture(autouse=True)
-def _no_leaked_threads() -> Iterator[None]:
-    """Set up first, torn down last: after every fixture stopped its servers, none may linger."""
-    yield
-    assert support_threads() == []
 
 
 def status_of(exc: ApiException) -> dict[str, Any]:

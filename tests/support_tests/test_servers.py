@@ -5,13 +5,12 @@ If one of these fails, every test built on that server is suspect: fix this firs
 
 from __future__ import annotations
 
-import base64
 import http.client
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,12 +43,7 @@ from support import (
     write_ca_bundle,
 )
 
-
-@pytest.fixture(autouse=True)
-def _no_leaked_threads() -> Iterator[None]:
-    """Set up first, torn down last: after every fixture stopped its servers, none may linger."""
-    yield
-    assert support_threads() == []
+from tests.support_tests.clients import answers, basic, proxy_connect
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -65,15 +59,6 @@ def ask(
     query = dns.message.make_query(name, qtype)
     send = dns.query.tcp if tcp else dns.query.udp
     return send(query, server.host, port=server.port, timeout=timeout)
-
-
-def answers(msg: dns.message.Message) -> list[tuple[str, str, str]]:
-    """``(owner, type, value)`` for every answer record."""
-    return [
-        (rrset.name.to_text(omit_final_dot=True), dns.rdatatype.to_text(rrset.rdtype), rd.to_text())
-        for rrset in msg.answer
-        for rd in rrset
-    ]
 
 
 def rcode(msg: dns.message.Message) -> str:
@@ -104,28 +89,6 @@ def https_request(
         cert: dict[str, Any] = dict(tls.getpeercert() or {})
         sans = ",".join(v for k, v in cert.get("subjectAltName", ()) if k == "DNS")
         return response.status, sans
-
-
-def proxy_connect(
-    proxy_port: int, target: str, headers: dict[str, str] | None = None
-) -> tuple[int, socket.socket]:
-    """Send ``CONNECT target`` to a proxy; returns (status, socket positioned after the head)."""
-    sock = socket.create_connection(("127.0.0.1", proxy_port), timeout=5)
-    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-    sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{extra}\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(1)  # byte by byte: do not eat into the tunnel
-        if not chunk:
-            break
-        head += chunk
-    status = int(head.split(b" ", 2)[1]) if head else 0
-    return status, sock
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Proxy-Authorization": f"Basic {token}"}
 
 
 # -- DnsServer ---------------------------------------------------------------------------------
