@@ -1,7 +1,8 @@
 """``preflight run --in-cluster``: probe pods per node pool (or node), their findings, the HTML
-matrix, failures told plainly, and ``cluster.dns``. The real CLI against the fake API server,
-whose ``kube_runner`` runs each probe pod's command (``preflight probe``) as a local process and
-serves its output as the pod log."""
+matrix, failures told plainly, and ``cluster.dns`` from each pool (CoreDNS's readiness alone:
+tests/checks/cluster/test_coredns.py). The real CLI against the fake API server, whose
+``kube_runner`` runs each probe pod's command (``preflight probe``) as a local process and serves
+its output as the pod log."""
 
 from __future__ import annotations
 
@@ -13,54 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.aks_cluster import two_pools
 from support.chromium import chromium, run_chromium
-from support.kube_objects import default_namespaces, deployment, node, pod
 from support.leftovers import nothing_left
 
 from tests.clirun import Result, host_profile, preflight
 
 CLUSTER_DNS = "kubernetes.default.svc.cluster.local"
 CHECKS = ("dns.resolve", "egress.https", "connectivity.in-cluster", "cluster.dns")
-GPU_TAINT = "sku=gpu:NoSchedule"
-
-
-def coredns(ready: int = 2, replicas: int = 2, reason: str = "CrashLoopBackOff") -> list[Any]:
-    """The CoreDNS Deployment and its pods, ``ready`` of ``replicas`` ready."""
-    labels = {"k8s-app": "kube-dns"}
-    objects: list[Any] = [
-        deployment(
-            "coredns",
-            "kube-system",
-            replicas=replicas,
-            ready_replicas=ready,
-            labels=labels,
-            selector=labels,
-        )
-    ]
-    for i in range(replicas):
-        healthy = i < ready
-        objects.append(
-            pod(
-                f"coredns-6d8f9c7b5-{i:05d}",
-                "kube-system",
-                labels=labels,
-                node="aks-system-00000000-vmss000000",
-                waiting_reason=None if healthy else reason,
-            )
-        )
-    return objects
-
-
-def cluster(core: list[Any] | None = None) -> list[Any]:
-    """Two pools: system (2 nodes) and gpu (2 nodes, tainted as AKS GPU pools usually are)."""
-    nodes = [
-        node(f"aks-system-00000000-vmss00000{i}", pool="system", mode="System") for i in (0, 1)
-    ]
-    nodes += [
-        node(f"aks-gpu-11111111-vmss00000{i}", pool="gpu", taints=[GPU_TAINT], gpus=1)
-        for i in (0, 1)
-    ]
-    return [*nodes, *default_namespaces(), *(coredns() if core is None else core)]
 
 
 @pytest.fixture
@@ -128,7 +89,7 @@ def created_jobs(api: Any) -> list[dict[str, Any]]:
 def test_one_probe_pod_per_pool_and_findings_say_where(
     tmp_path: Path, kube_api: Any, kube_runner: Any, net: dict[str, Any]
 ) -> None:
-    api = kube_api(cluster())
+    api = kube_api(two_pools())
     runner = kube_runner(api)
     result = run(tmp_path, api.kubeconfig(tmp_path / "kc"), net, "--in-cluster")
     assert result.code == 1, result.stdout + result.stderr
@@ -208,7 +169,7 @@ def test_one_probe_pod_per_pool_and_findings_say_where(
 def test_probe_per_node(
     tmp_path: Path, kube_api: Any, kube_runner: Any, net: dict[str, Any]
 ) -> None:
-    api = kube_api(cluster())
+    api = kube_api(two_pools())
     runner = kube_runner(api)
     result = run(
         tmp_path,
@@ -244,7 +205,7 @@ def test_probe_per_node(
 def test_a_pool_whose_probe_cannot_pull_is_one_finding_and_the_others_still_report(
     tmp_path: Path, kube_api: Any, kube_runner: Any, net: dict[str, Any]
 ) -> None:
-    api = kube_api(cluster())
+    api = kube_api(two_pools())
     runner = kube_runner(api)
     runner.fault("image_pull", name="probe-*-gpu*")
     result = run(
@@ -304,7 +265,7 @@ def test_other_probe_failures_are_told_plainly(
     words: str,
     fix: str,
 ) -> None:
-    api = kube_api(cluster())
+    api = kube_api(two_pools())
     runner = kube_runner(api)
     runner.fault(
         mode, name="probe-*-gpu*", exit_code=3, message="boom" if mode == "crash" else None
@@ -325,7 +286,7 @@ def test_other_probe_failures_are_told_plainly(
 def test_without_in_cluster_nothing_is_created_and_the_checks_say_how(
     tmp_path: Path, kube_api: Any, kube_runner: Any, net: dict[str, Any]
 ) -> None:
-    api = kube_api(cluster())
+    api = kube_api(two_pools())
     runner = kube_runner(api)
     result = run(tmp_path, api.kubeconfig(tmp_path / "kc"), net)
     (skipped,) = result.findings("connectivity.in-cluster")
@@ -337,54 +298,6 @@ def test_without_in_cluster_nothing_is_created_and_the_checks_say_how(
     assert "in-cluster-matrix" not in (tmp_path / "out" / "report.html").read_text()
 
 
-# -- cluster.dns: CoreDNS ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("ready", "status", "words"),
-    [
-        (2, "pass", "2/2 CoreDNS pods ready"),
-        (1, "warn", "1/2 CoreDNS pods ready"),
-        (0, "fail", "no CoreDNS pod is ready (0/2)"),
-    ],
-)
-def test_coredns_readiness(
-    tmp_path: Path, kube_api: Any, ready: int, status: str, words: str
-) -> None:
-    api = kube_api(cluster(coredns(ready=ready)))
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
-        "--check",
-        "cluster.dns",
-        out=tmp_path / "out",
-    )
-    finding = result.by_target("cluster.dns")["kube-system/coredns"]
-    assert finding["status"] == status, finding
-    assert words in finding["message"]
-    assert finding["details"]["ready"] == ready and finding["details"]["desired"] == 2
-    if ready < 2:
-        assert "coredns-6d8f9c7b5-00001: CrashLoopBackOff" in finding["message"]
-        assert (
-            "kubectl -n kube-system describe pods -l k8s-app=kube-dns" in (finding["remediation"])
-        )
-
-
-def test_no_coredns_pods_is_a_warning(tmp_path: Path, kube_api: Any) -> None:
-    api = kube_api(cluster(core=[]))
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
-        "--check",
-        "cluster.dns",
-        out=tmp_path / "out",
-    )
-    finding = result.by_target("cluster.dns")["kube-system/coredns"]
-    assert finding["status"] == "warn" and "no pods labelled k8s-app=kube-dns" in finding["message"]
-
-
 # -- the matrix in a real browser ----------------------------------------------------------------
 
 
@@ -392,7 +305,7 @@ def test_matrix_in_headless_chromium(
     tmp_path: Path, kube_api: Any, kube_runner: Any, net: dict[str, Any]
 ) -> None:
     chromium()  # or skip
-    api = kube_api(cluster())
+    api = kube_api(two_pools())
     runner = kube_runner(api)
     runner.fault("image_pull", name="probe-*-gpu*")
     run(tmp_path, api.kubeconfig(tmp_path / "kc"), net, "--in-cluster")
@@ -494,7 +407,7 @@ def test_probe_pods_never_get_this_machines_proxy_and_say_which_they_used(
 ) -> None:
     """The laptop's HTTPS_PROXY is not the cluster's path: the pods keep what the platform
     injects (here nothing), and every in-cluster finding says so."""
-    api = kube_api(cluster())
+    api = kube_api(two_pools())
     runner = kube_runner(api)
     checks = [a for c in ("connectivity.in-cluster",) for a in ("--check", c)]
     result = preflight(
@@ -531,7 +444,7 @@ def test_probe_pods_are_capped_and_run_in_waves(
     tmp_path: Path, kube_api: Any, kube_runner: Any, net: dict[str, Any]
 ) -> None:
     def peak_pods(*args: str) -> tuple[int, Result, Any]:
-        api = kube_api(cluster())
+        api = kube_api(two_pools())
         runner = kube_runner(api)
         peaks: list[int] = [0]
         stop = threading.Event()
