@@ -11,6 +11,12 @@ before-only and after-only checks of ``--set phase``) is "only before" / "only a
 entries with any of ``check`` (exact id), ``target`` and ``mentions`` (text found in the earlier
 finding's message or details). An earlier warn / fail / error finding that matches every key of
 an entry foresaw it. The engine knows nothing of what the entries name.
+
+"Input changed" rests on another: a finding may name, in ``details["inputs"]``, the inputs its
+verdict rests on and where each came from (``{"extension settings": "--extension-config"}``;
+None: not given). When a finding's status changed, or a check's finding appears or goes, and
+the two runs' findings of that check name different inputs, the row is "input changed" with the
+reason, not "worse" / "better" / "new" / "gone": the runs judged different things.
 """
 
 from __future__ import annotations
@@ -120,28 +126,80 @@ def _alike(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
 def _rows(paired: list[Pair]) -> list[dict[str, Any]]:
     checks_before = {_key(was)[0] for was, _ in paired if was is not None}
     checks_after = {_key(now)[0] for _, now in paired if now is not None}
+    inputs_before = _inputs_by_check(was for was, _ in paired)
+    inputs_after = _inputs_by_check(now for _, now in paired)
     rows: list[dict[str, Any]] = []
     for was, now in paired:
         check, target = _key(now if now is not None else was or {})
+        reason = None
         if was is None:
             change = "new" if check in checks_before else "only after"
+            reason = _input_change(inputs_before.get(check), _inputs(now))
         elif now is None:
             change = "gone" if check in checks_after else "only before"
+            reason = _input_change(_inputs(was), inputs_after.get(check))
         else:
             change = _direction(str(was.get("status")), str(now.get("status")))
-        rows.append(
-            {
-                "check": check,
-                "target": target or None,
-                "title": (now or was or {}).get("title"),
-                "before": _side(was),
-                "after": _side(now),
-                "change": change,
-            }
-        )
-    order = {"worse": 0, "new": 1, "better": 2, "gone": 3, "only after": 4, "only before": 5}
-    rows.sort(key=lambda r: (order.get(r["change"], 6), r["check"], r["target"] or ""))
+            reason = _input_change(_inputs(was), _inputs(now))
+        row = {
+            "check": check,
+            "target": target or None,
+            "title": (now or was or {}).get("title"),
+            "before": _side(was),
+            "after": _side(now),
+            "change": change,
+        }
+        if reason and change in ("worse", "better", "new", "gone"):
+            row["change"] = INPUT_CHANGED
+            row["reason"] = reason
+        rows.append(row)
+    order = {
+        "worse": 0,
+        "new": 1,
+        "better": 2,
+        INPUT_CHANGED: 3,
+        "gone": 4,
+        "only after": 5,
+        "only before": 6,
+    }
+    rows.sort(key=lambda r: (order.get(r["change"], 7), r["check"], r["target"] or ""))
     return rows
+
+
+INPUT_CHANGED = "input changed"
+
+
+def _inputs(finding: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """``details["inputs"]`` of a finding (None when it names none)."""
+    value = _mapping((finding or {}).get("details")).get("inputs")
+    return value if isinstance(value, Mapping) and value else None
+
+
+def _inputs_by_check(findings: Any) -> dict[str, Mapping[str, Any]]:
+    """The inputs a check's findings name in one run (the first finding naming any)."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for finding in findings:
+        inputs = _inputs(finding)
+        if inputs is not None:
+            found.setdefault(_key(finding)[0], inputs)
+    return found
+
+
+def _input_change(was: Mapping[str, Any] | None, now: Mapping[str, Any] | None) -> str | None:
+    """'extension settings: --extension-config -> not given', or None when both runs name the
+    same inputs (or either names none: nothing known to compare)."""
+    if was is None or now is None:
+        return None
+    changed = [
+        f"{name}: {_given(was.get(name))} -> {_given(now.get(name))}"
+        for name in sorted(set(was) | set(now), key=str)
+        if was.get(name) != now.get(name)
+    ]
+    return "; ".join(changed) or None
+
+
+def _given(value: Any) -> str:
+    return "not given" if value is None else value if isinstance(value, str) else _text(value)
 
 
 def _direction(was: str, now: str) -> str:

@@ -32,12 +32,23 @@ def parse_set(items: Iterable[str], known: Mapping[str, str] | None = None) -> d
 
 
 class CaseInsensitiveDict(Mapping[str, str]):
-    """Settings as the Azure CLI takes them: keys match case-insensitively, original case kept."""
+    """Settings looked up whatever their case, the user's spelling kept.
 
-    def __init__(self, items: Mapping[str, str] | None = None) -> None:
+    Lookups match case-insensitively; ``as_given()`` keeps every key exactly as it was written
+    (``a=1 A=1`` gives both), for readers that, like the Azure ML extension, match keys exactly
+    and must tell ``InferenceRouterHA`` from ``inferenceRouterHA``."""
+
+    def __init__(
+        self, items: Mapping[str, str] | None = None, given: Mapping[str, str] | None = None
+    ) -> None:
         self._data: dict[str, tuple[str, str]] = {}
         for key, value in (items or {}).items():
             self._data[key.lower()] = (key, value)
+        self._given = dict(given if given is not None else items or {})
+
+    def as_given(self) -> dict[str, str]:
+        """Every key in the user's spelling, in the order given (case variants included)."""
+        return dict(self._given)
 
     def __getitem__(self, key: str) -> str:
         return self._data[key.lower()][1]
@@ -61,8 +72,10 @@ class CaseInsensitiveDict(Mapping[str, str]):
 def parse_extension_config(text: str | None) -> CaseInsensitiveDict:
     """Parse the planned ``az k8s-extension create --config`` settings ("k=v k=v").
 
-    Keys are case-insensitive as the CLI takes them. A token without ``=``, an empty key, or the
-    same key twice with different values is a usage error; quoting follows the shell.
+    Lookups ignore case; ``as_given()`` keeps each key as written, since the extension itself
+    matches keys exactly (checks judge the spelling). A token without ``=``, an empty key, or the
+    same key twice (in any case) with different values is a usage error; quoting follows the
+    shell.
     """
     if not text or not text.strip():
         return CaseInsensitiveDict()
@@ -71,6 +84,7 @@ def parse_extension_config(text: str | None) -> CaseInsensitiveDict:
     except ValueError as exc:
         raise UsageError(f"--extension-config: {exc}") from None
     seen: dict[str, tuple[str, str]] = {}
+    given: dict[str, str] = {}
     for token in tokens:
         key, sep, value = token.partition("=")
         if not sep:
@@ -88,7 +102,8 @@ def parse_extension_config(text: str | None) -> CaseInsensitiveDict:
                 f"({previous[0]}={previous[1]!r} and {key}={value!r})"
             )
         seen[key.lower()] = (key, value)
-    return CaseInsensitiveDict({k: v for k, v in seen.values()})
+        given[key] = value
+    return CaseInsensitiveDict({k: v for k, v in seen.values()}, given)
 
 
 def truthy(value: str | None) -> bool | None:
