@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from preflight.api import Context, Finding, truthy
+from preflight.api import Context, Finding
 
 EXTENSION_TYPE = "Microsoft.AzureML.Kubernetes"
 NAMESPACE = "azureml"
@@ -120,7 +120,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
 )
 BY_KEY = {spec.key.lower(): spec for spec in SETTINGS}
-NODE_SELECTOR_PREFIX = "nodeselector."
+NODE_SELECTOR_PREFIX = "nodeselector."  # compare with key.lower()
+NODE_SELECTOR = "nodeSelector."  # as the extension reads it
 
 
 def spec_for(key: str) -> SettingSpec | None:
@@ -128,33 +129,53 @@ def spec_for(key: str) -> SettingSpec | None:
 
 
 def as_bool(value: str | None) -> bool | None:
-    """``"True"``/``"false"``/``"1"`` -> bool, as the Azure CLI reads them; None otherwise."""
-    return truthy(value)
+    """``"True"``/``"false"`` in any case -> bool; None otherwise. The Azure CLI compares
+    ``str(value).lower() == 'true'``, so ``yes`` or ``1`` do not enable anything
+    (azure-cli-extensions ``partner_extensions/AzureMLKubernetes.py``)."""
+    lowered = value.strip().lower() if value is not None else None
+    return True if lowered == "true" else False if lowered == "false" else None
 
 
 class Plan:
-    """The planned settings (``--extension-config``) with the documented defaults applied."""
+    """The settings as the extension reads them, with the documented defaults applied.
+
+    Keys match exactly, as the CLI (``key in config``) and the extension's Helm values do: a
+    key in another case (``InferenceRouterHA``) is ignored, so its setting keeps its default
+    (MicrosoftDocs/azure-ai-docs pull request 458). ``settings`` may be the parsed
+    ``--extension-config`` (every spelling the user wrote is kept) or installed settings."""
 
     def __init__(self, settings: Mapping[str, str]) -> None:
-        self.raw = {k: v for k, v in settings.items()}
-        self._lower = {k.lower(): v for k, v in settings.items()}
+        as_given = getattr(settings, "as_given", None)
+        self.raw: dict[str, str] = dict(as_given() if callable(as_given) else settings.items())
 
     @property
     def given(self) -> bool:
         return bool(self.raw)
 
+    @staticmethod
+    def _exact(key: str) -> str:
+        spec = spec_for(key)
+        return spec.key if spec else key
+
     def value(self, key: str) -> str | None:
-        """The planned value, else the documented default."""
-        if key.lower() in self._lower:
-            return self._lower[key.lower()]
+        """The value under the documented spelling, else the documented default."""
+        exact = self._exact(key)
+        if exact in self.raw:
+            return self.raw[exact]
         spec = spec_for(key)
         return spec.default if spec else None
 
     def explicit(self, key: str) -> bool:
-        return key.lower() in self._lower
+        return self._exact(key) in self.raw
 
     def flag(self, key: str) -> bool:
-        return bool(as_bool(self.value(key)))
+        """A boolean setting as the extension takes it: a value that is not true/false counts
+        as not given (the default)."""
+        value = as_bool(self.value(key))
+        if value is None:
+            spec = spec_for(key)
+            value = as_bool(spec.default if spec else None)
+        return bool(value)
 
     @property
     def training(self) -> bool:
@@ -168,9 +189,7 @@ class Plan:
     def node_selector(self) -> dict[str, str]:
         """``nodeSelector.agentpool=gpu`` -> ``{"agentpool": "gpu"}``."""
         return {
-            k[len(NODE_SELECTOR_PREFIX) :]: v
-            for k, v in self.raw.items()
-            if k.lower().startswith(NODE_SELECTOR_PREFIX)
+            k[len(NODE_SELECTOR) :]: v for k, v in self.raw.items() if k.startswith(NODE_SELECTOR)
         }
 
 

@@ -1,6 +1,8 @@
 """``extension.loadbalancer``: whether the cluster can give the router's Service the address
-that the planned ``inferenceRouterServiceType=loadBalancer`` needs, judged *before*
-``az k8s-extension create`` stops on it.
+that ``inferenceRouterServiceType=loadBalancer`` needs, judged *before*
+``az k8s-extension create`` stops on it, and after the install (``--set phase=after`` without
+``--extension-config``) against the installed settings from Azure Resource Manager
+(``settings_source``; ``details["settings_source"]`` and ``details["inputs"]`` say which).
 
 A cloud provider, or on Arc/on-premises clusters an implementation such as MetalLB, hands out
 the addresses. Without one the Service stays pending and the install's health check reports
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.api import Check, Context, Finding, Status
+from preflight.api import Check, Context, Finding, Status, run_in_daemon_thread
 from preflight.checks._shared.healthcodes import DOCS_HEALTHCHECK
 from preflight.checks._shared.kube_reads import (
     Inventory,
@@ -35,6 +37,8 @@ from preflight.checks._shared.kube_reads import (
     unverified,
 )
 from preflight.checks._shared.plan import Plan
+from preflight.checks.extension.settings_source import PARAMETERS as SOURCE_PARAMETERS
+from preflight.checks.extension.settings_source import SettingsInput, settings_input
 
 DOCS_ROUTER = (
     "https://learn.microsoft.com/azure/machine-learning/"
@@ -122,29 +126,35 @@ class ExtensionLoadBalancer(Check):
     category = "extension"
     needs = ("kube",)
     docs = DOCS_ROUTER
-    parameters = {"cluster_type": "aks or arc: the kind of cluster the extension goes to"}
+    #: after the install, the cluster whose installed settings are read (settings_source)
+    parameters = SOURCE_PARAMETERS
 
-    def run(self, ctx: Context) -> list[Finding]:
-        plan = Plan(ctx.extension_settings)
+    async def run(self, ctx: Context) -> list[Finding]:
+        source = await settings_input(ctx)
+        findings = await run_in_daemon_thread(self._judge, ctx, source)
+        return source.stamp(findings)
+
+    def _judge(self, ctx: Context, source: SettingsInput) -> list[Finding]:
+        plan = Plan(source.settings)
         how = (
             "plan it in --extension-config: enableInference=True "
             "inferenceRouterServiceType=loadBalancer"
         )
         if not plan.given:
-            return [
-                Finding.skipped(
-                    "inferenceRouterServiceType",
-                    "no --extension-config given, so no router Service type to check",
-                    how,
-                )
-            ]
+            message = "no --extension-config given, so no router Service type to check"
+            if source.why_not != "no --extension-config given":
+                message = f"no router Service type to check: {source.why_not}"
+            remedy = f"{source.how}; or {how}" if source.how else how
+            return [Finding.skipped("inferenceRouterServiceType", message, remedy)]
         service_type = (plan.value("inferenceRouterServiceType") or "").strip()
         if service_type.lower() != "loadbalancer":
             shown = service_type or "not set"
+            where = " in the installed settings" if source.installed else ""
             return [
                 Finding.skipped(
                     "inferenceRouterServiceType",
-                    f"inferenceRouterServiceType is {shown}: the router needs no load balancer",
+                    f"inferenceRouterServiceType is {shown}{where}: the router needs no load "
+                    "balancer",
                     f"to check load balancer support, {how}",
                 )
             ]

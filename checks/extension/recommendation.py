@@ -3,8 +3,10 @@
 Any check (built-in or plugin) proposes a setting by putting ``details["recommend"] =
 {"<Setting>": "<value>"}`` on a finding; a value of None means "leave the setting out". This
 summary merges every proposal over the planned settings (``--extension-config``): keys it does
-not change keep the user's spelling and value, changed or added keys take the documented
-spelling, and the protected settings (the PEM files) go to ``--config-protected``.
+not change keep the user's value, every known key takes the spelling the extension reads (it
+matches keys exactly: ``InferenceRouterHA=False`` is ignored, MicrosoftDocs/azure-ai-docs pull
+request 458), and the protected settings (the PEM files, connection strings) go to
+``--config-protected``. The command stays one line, each setting once.
 
 Two findings may propose different values for one key (e.g. one wants
 ``installNvidiaDevicePlugin=True`` for GPU nodes without a device plugin, another ``False``
@@ -25,6 +27,7 @@ from typing import Any
 
 from preflight.api import Context, Finding, Status, Summary
 from preflight.checks._shared.plan import CLUSTER_TYPES, EXTENSION_TYPE, spec_for
+from preflight.checks.extension.settings_keys import known_key, spelling
 
 SETTINGS_CHECK = "extension.config"
 
@@ -41,8 +44,14 @@ class Proposal:
 
 
 def canonical(key: str) -> str:
+    """The spelling the extension reads (documented and CLI-written keys); else as given."""
+    return spelling(key) or key
+
+
+def _protected(key: str) -> bool:
     spec = spec_for(key)
-    return spec.key if spec else key
+    known = known_key(key)
+    return (spec is not None and spec.protected) or (known is not None and known.protected)
 
 
 def normalized(key: str, value: str) -> str:
@@ -136,7 +145,9 @@ class Recommendation(Summary):
             if conflict:
                 reasons.append(conflict)
 
-        def change(p: Proposal, before: str | None, default: str | None = None) -> None:
+        def change(
+            p: Proposal, before: str | None, default: str | None = None, given_as: str = ""
+        ) -> None:
             entry = {
                 "setting": p.setting,
                 "from": before,
@@ -148,6 +159,9 @@ class Recommendation(Summary):
             was = before if before is not None else f"{default} (default)" if default else "unset"
             if default is not None and before is None:
                 entry["default"] = default
+            if given_as and given_as != p.setting:
+                entry["given_as"] = given_as
+                was = f"{given_as}={was}"
             changes.append(entry)
             reasons.append(
                 f"{p.setting}: {was} -> {p.shown}, because {p.finding.message} "
@@ -158,15 +172,25 @@ class Recommendation(Summary):
         protected: list[tuple[str, str]] = []
         moved: list[str] = []
         for key, value in planned.items():
-            spec = spec_for(key)
-            lowered = canonical(key).lower()
-            chosen = decisions.pop(lowered) if lowered in decisions else None
-            if chosen is not None and not _same(key, chosen.value, value):
-                change(chosen, value)
+            right = canonical(key)
+            chosen = decisions.pop(right.lower()) if right.lower() in decisions else None
+            if chosen is not None and (
+                not _same(key, chosen.value, value) or chosen.value is None or right != key
+            ):
+                change(chosen, value, given_as=key)
                 if chosen.value is None:
                     continue
                 key, value = chosen.setting, chosen.value
-            if spec is not None and spec.protected:
+            elif right != key:
+                reasons.append(
+                    f"{key} written {right}: the extension reads its settings case-sensitively "
+                    "and ignores any other spelling"
+                )
+                key = right
+            if _protected(key):
+                known = known_key(key)
+                if known is not None and known.protected:
+                    value = "<secret>"  # a connection string or key: never printed
                 protected.append((key, value))
                 moved.append(key)
             else:
@@ -177,7 +201,7 @@ class Recommendation(Summary):
             if added.value is None or _same(added.setting, added.value, default):
                 continue  # already so without saying it
             change(added, None, default)
-            target = protected if spec is not None and spec.protected else public
+            target = protected if _protected(added.setting) else public
             target.append((added.setting, added.value))
         if moved:
             reasons.append(
