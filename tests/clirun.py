@@ -97,6 +97,18 @@ def run_profile(
     )
 
 
+def run_cluster(
+    api: Any, folder: Path, *args: str, formats: str | None = None, **kwargs: Any
+) -> Result:
+    """``preflight run --kubeconfig KUBECONFIG [--format FORMATS] ARGS`` against the fake API
+    server ``api`` (its kubeconfig written to folder/kubeconfig), the reports in folder/out."""
+    kubeconfig = str(api.kubeconfig(folder / "kubeconfig"))
+    selected = ["--format", formats] if formats else []
+    return preflight(
+        "run", "--kubeconfig", kubeconfig, *selected, *args, out=folder / "out", **kwargs
+    )
+
+
 def no_traceback(result: Result) -> None:
     assert "Traceback" not in result.stderr, result.stderr
 

@@ -22,7 +22,7 @@ from support.kube_objects import namespace, node
 
 from preflight import jsonshape
 from preflight.jsonshape import ShapeError
-from tests.clirun import preflight
+from tests.clirun import preflight, run_cluster
 
 # -- the helper -------------------------------------------------------------------------------
 
@@ -106,16 +106,7 @@ def test_version_that_is_valid_json_but_not_an_object_is_a_finding_and_a_report(
     """Tried as a new user would: such an API server crashed the run, no report written."""
     api = kube_api([node("n1"), namespace("default")])
     api.inject("^/version/?$", body=b'["v1.36.2"]')
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
-        "--check",
-        "cluster.*",
-        "--format",
-        "json",
-        out=tmp_path / "out",
-    )
+    result = run_cluster(api, tmp_path, "--check", "cluster.*", formats="json")
     assert result.code == 1, result.stderr
     assert "Traceback" not in result.stderr
     found = {f["check"]: f for f in result.findings()}

@@ -11,7 +11,7 @@ from typing import Any
 
 from support.kube_objects import namespace, node
 from support.plugins import install_plugin
-from tests.clirun import Result, preflight
+from tests.clirun import Result, run_cluster
 
 PLUGIN = r"""
 from preflight.api import (Check, Finding, KubeError, Status, deployment_manifest, explain,
@@ -132,22 +132,19 @@ def run(
     timeout: float = 60,
     env: dict[str, str] | None = None,
 ) -> Result:
-    return preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
+    return run_cluster(
+        api,
+        tmp_path,
         "--check",
         "test.runtime",
         "--set",
         f"runtime_steps={steps}",
         "--set",
         f"runtime_timeout={timeout}",
-        "--format",
-        "json",
         *args,
         env={"PYTHONPATH": str(plugin_path), **(env or {})},
-        out=tmp_path / "out",
         timeout=180,
+        formats="json",
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from preflight.checks._shared.nodes import assess, build_survey, parse_quantity, parse_tolerations
-from tests.clirun import Result, preflight
+from tests.clirun import Result, run_cluster
 
 HA_SETTINGS = (
     "enableInference=True inferenceRouterServiceType=loadBalancer allowInsecureConnections=True"
@@ -180,19 +180,8 @@ def run(
     *args: str,
     checks: tuple[str, ...] = ("nodes.capacity",),
 ) -> Result:
-    api = kube_api(objects=objects)
-    kubeconfig = api.kubeconfig(tmp_path / "kubeconfig")
     selected = [arg for check in checks for arg in ("--check", check)]
-    return preflight(
-        "run",
-        "--kubeconfig",
-        str(kubeconfig),
-        *selected,
-        "--format",
-        "json,md",
-        *args,
-        out=tmp_path / "out",
-    )
+    return run_cluster(kube_api(objects=objects), tmp_path, *selected, *args, formats="json,md")
 
 
 def concern(result: Result, name: str) -> list[dict[str, Any]]:
@@ -440,13 +429,11 @@ def test_nodes_that_cannot_be_listed_are_an_error_with_a_fix(tmp_path: Path, kub
 
     api = kube_api(objects=[node("a")])
     api.set_rbac([])  # authenticated, allowed nothing
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
+    result = run_cluster(
+        api,
+        tmp_path,
         "--check",
         "nodes.capacity",
-        out=tmp_path / "out",
     )
     [finding] = result.findings("nodes.capacity")
     assert finding["status"] == "error", finding
@@ -460,19 +447,16 @@ def test_five_thousand_nodes_are_read_once_and_fast(tmp_path: Path, kube_api: An
     objects = nodes(4990, pool="ml", images=10) + nodes(10, pool="sys", ready=False)
     api = kube_api(objects=objects)
     started = time.monotonic()
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
+    result = run_cluster(
+        api,
+        tmp_path,
         "--check",
         "nodes.capacity",
         "--check",
         "extension.config",
         "--extension-config",
         HA_SETTINGS,
-        "--format",
-        "json",
-        out=tmp_path / "out",
+        formats="json",
     )
     elapsed = time.monotonic() - started
     assert result.code == 0, result.stdout

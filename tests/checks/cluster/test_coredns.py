@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from support.aks_cluster import coredns, two_pools
 
-from tests.clirun import preflight
+from tests.clirun import run_cluster
 
 
 @pytest.mark.parametrize(
@@ -25,14 +25,7 @@ def test_coredns_readiness(
     tmp_path: Path, kube_api: Any, ready: int, status: str, words: str
 ) -> None:
     api = kube_api(two_pools(coredns(ready=ready)))
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
-        "--check",
-        "cluster.dns",
-        out=tmp_path / "out",
-    )
+    result = run_cluster(api, tmp_path, "--check", "cluster.dns")
     finding = result.by_target("cluster.dns")["kube-system/coredns"]
     assert finding["status"] == status, finding
     assert words in finding["message"]
@@ -46,13 +39,6 @@ def test_coredns_readiness(
 
 def test_no_coredns_pods_is_a_warning(tmp_path: Path, kube_api: Any) -> None:
     api = kube_api(two_pools(core=[]))
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
-        "--check",
-        "cluster.dns",
-        out=tmp_path / "out",
-    )
+    result = run_cluster(api, tmp_path, "--check", "cluster.dns")
     finding = result.by_target("cluster.dns")["kube-system/coredns"]
     assert finding["status"] == "warn" and "no pods labelled k8s-app=kube-dns" in finding["message"]

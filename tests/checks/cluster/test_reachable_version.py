@@ -10,7 +10,7 @@ from typing import Any
 
 from support.kube_objects import namespace, node
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, preflight, run_cluster
 
 CLUSTER = ("--check", "cluster.*", "--format", "json,html")
 
@@ -127,17 +127,15 @@ def test_no_cluster_means_skip_with_how_to_supply_one(tmp_path: Path) -> None:
 
 def test_lists_are_paginated_and_fetched_once(tmp_path: Path, kube_api: Any) -> None:
     api = kube_api([node(f"aks-{i:04d}") for i in range(1203)])
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
+    result = run_cluster(
+        api,
+        tmp_path,
         "--check",
         "nodes.capacity",
         "--check",
         "extension.config",
         "--extension-config",
         "enableInference=True inferenceRouterServiceType=nodePort allowInsecureConnections=True",
-        out=tmp_path / "out",
     )
     assert result.code in (0, 1), result.stderr
     node_lists = [r for r in api.requests if r.attributes[:3] == ("list", "", "nodes")]

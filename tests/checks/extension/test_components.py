@@ -25,7 +25,7 @@ from support.azureml_objects import (
 from support.kube_objects import default_namespaces, job, namespace, nodes, pod
 
 from preflight.checks._shared.pods import image_registry, selector_matches
-from tests.clirun import Result, assert_actionable, preflight
+from tests.clirun import Result, assert_actionable, preflight, run_cluster
 
 CHECK = "extension.components"
 SUMMARY = "Namespace/azureml"
@@ -65,19 +65,16 @@ def run(
     **kwargs: Any,
 ) -> Result:
     extra = ["--extension-config", config] if config is not None else []
-    result = preflight(
-        "run",
+    result = run_cluster(
+        api,
+        tmp_path,
         "--set",
         "phase=after",
         "--check",
         CHECK,
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--format",
-        "json,html,md,junit",
         *extra,
         *args,
-        out=tmp_path / "out",
+        formats="json,html,md,junit",
         **kwargs,
     )
     assert result.code in (0, 1), result.stderr

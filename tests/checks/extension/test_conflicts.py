@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.clirun import Result, assert_actionable, preflight
+from tests.clirun import Result, assert_actionable, run_cluster
 
 CHECK = "extension.conflicts"
 PROM_CRDS = ("prometheuses", "servicemonitors", "podmonitors", "alertmanagers", "prometheusrules")
@@ -18,17 +18,8 @@ HELM = "app.kubernetes.io/managed-by"
 
 def run(tmp_path: Path, api: Any, *args: str, config: str | None = None) -> Result:
     extra = ["--extension-config", config] if config is not None else []
-    return preflight(
-        "run",
-        "--check",
-        "extension.*",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--format",
-        "json,html,junit,md",
-        *extra,
-        *args,
-        out=tmp_path / "out",
+    return run_cluster(
+        api, tmp_path, "--check", "extension.*", *extra, *args, formats="json,html,junit,md"
     )
 
 

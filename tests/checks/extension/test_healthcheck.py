@@ -22,7 +22,7 @@ from preflight.checks._shared.healthcodes import (
 )
 from preflight.checks._shared.kube_reads import code_details, code_text
 from preflight.checks.extension import healthcheck as hc
-from tests.clirun import Result, assert_actionable, preflight
+from tests.clirun import Result, assert_actionable, preflight, run_cluster
 
 CHECK = "extension.healthcheck"
 FAILED_REPORT = "\n".join(
@@ -51,18 +51,8 @@ def healthcheck_cm(
 def run(tmp_path: Path, api: Any, *args: str, errors: bool = False) -> Result:
     """The real CLI; no finding is ``error`` (a check that could not conclude) unless
     ``errors``: only an answer that is not Kubernetes' may be one."""
-    result = preflight(
-        "run",
-        "--set",
-        "phase=after",
-        "--check",
-        CHECK,
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--format",
-        "json,html,md,junit",
-        *args,
-        out=tmp_path / "out",
+    result = run_cluster(
+        api, tmp_path, "--set", "phase=after", "--check", CHECK, *args, formats="json,html,md,junit"
     )
     assert "Traceback" not in result.stderr, result.stderr
     assert result.code in (0, 1), (result.code, result.stderr)

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, run_cluster
 
 CHECK = "extension.loadbalancer"
 LB = "enableInference=True inferenceRouterServiceType=loadBalancer"
@@ -15,16 +15,7 @@ LB = "enableInference=True inferenceRouterServiceType=loadBalancer"
 
 def run(tmp_path: Path, api: Any, config: str | None, *args: str) -> Result:
     extra = ["--extension-config", config] if config is not None else []
-    return preflight(
-        "run",
-        "--check",
-        CHECK,
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        *extra,
-        *args,
-        out=tmp_path / "out",
-    )
+    return run_cluster(api, tmp_path, "--check", CHECK, *extra, *args)
 
 
 def onprem_node(name: str, provider: str | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from support.kube_objects import daemonset, namespace, node, pod
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, run_cluster
 
 AKS_PLUGIN = "nvidia-device-plugin-daemonset"
 GPU_TOLERATION = {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}
@@ -16,17 +16,7 @@ GPU_TOLERATION = {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "
 
 def run(tmp_path: Path, kube_api: Any, objects: list[dict[str, Any]], *args: str) -> Result:
     api = kube_api(objects=objects)
-    return preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--check",
-        "gpu.device-plugin",
-        "--format",
-        "json,md",
-        *args,
-        out=tmp_path / "out",
-    )
+    return run_cluster(api, tmp_path, "--check", "gpu.device-plugin", *args, formats="json,md")
 
 
 def gpu_node(name: str, gpus: int = 4, size: str = "Standard_NC64as_T4_v3", **kw: Any) -> dict:
@@ -296,16 +286,7 @@ def test_pods_are_listed_once_per_plugin_with_its_selector(tmp_path: Path, kube_
             *plugin(*((f"aks-gpu-{i}", True) for i in range(3))),
         ]
     )
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
-        "--check",
-        "gpu.device-plugin",
-        "--format",
-        "json",
-        out=tmp_path / "out",
-    )
+    result = run_cluster(api, tmp_path, "--check", "gpu.device-plugin", formats="json")
     assert result.code == 0, result.stdout
     pod_calls = [r for r in api.requests if r.resource == "pods"]
     assert len(pod_calls) == 1
@@ -330,16 +311,7 @@ def test_plugin_pods_outside_kube_system_under_the_shipped_rbac(
     )
     cluster, namespaced = rbac_rules()
     api.set_rbac(cluster, namespaced=namespaced)
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
-        "--check",
-        "gpu.device-plugin",
-        "--format",
-        "json",
-        out=tmp_path / "out",
-    )
+    result = run_cluster(api, tmp_path, "--check", "gpu.device-plugin", formats="json")
     found = by_target(result)
     node_finding = found["aks-gpu-0"]
     assert node_finding["status"] == "pass", node_finding["message"]

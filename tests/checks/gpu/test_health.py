@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, preflight, run_cluster
 
 NODE = "aks-gpu-0"
 
@@ -412,10 +412,9 @@ def run_in_cluster(
 ) -> tuple[Result, Any]:
     api = kube_api(gpu_cluster())
     runner = kube_runner(api, env=env)
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
+    result = run_cluster(
+        api,
+        tmp_path,
         "--in-cluster",
         "--check",
         "gpu.health",
@@ -423,11 +422,9 @@ def run_in_cluster(
         "xid_window=300ms",
         "--deadline",
         "60",
-        "--format",
-        "json,html",
         *args,
         env={"LD_LIBRARY_PATH": str(tmp_path / "no-driver-here")},
-        out=tmp_path / "out",
+        formats="json,html",
     )
     return result, runner
 
@@ -485,10 +482,9 @@ def test_a_node_whose_probe_pod_cannot_start(
     api = kube_api(gpu_cluster())
     runner = kube_runner(api, env=env)
     runner.fault("image_pull", name="gpu-001-*")
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
+    result = run_cluster(
+        api,
+        tmp_path,
         "--in-cluster",
         "--check",
         "gpu.health",
@@ -496,10 +492,8 @@ def test_a_node_whose_probe_pod_cannot_start(
         "xid_window=0",
         "--deadline",
         "60",
-        "--format",
-        "json",
         env={"LD_LIBRARY_PATH": str(tmp_path / "no-driver-here")},
-        out=tmp_path / "out",
+        formats="json",
     )
     found = result.by_target("gpu.health")
     failed = found["aks-gpu-1"]
