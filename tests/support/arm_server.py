@@ -43,6 +43,11 @@ What it answers, shaped like the real ARM front door:
   ``InternalServerError``; ...), for the first ``times`` requests only if asked; ``hang`` (no answer
   until ``stop()``), ``delay``, ``drop`` (close the connection), raw ``body``. Faults apply
   after authentication: a request without an accepted token still gets its 401.
+- Azure Policy: tenant-level resources (built-in ``/providers/Microsoft.Authorization/
+  policyDefinitions/<name>`` and ``policySetDefinitions``) are stored and read like others (404
+  ``PolicyDefinitionNotFound``); ``{scope}/providers/Microsoft.Authorization/policyAssignments``
+  lists the assignments at the scope and those inherited from the scopes above it, unless
+  ``$filter=atExactScope()``.
 - ``requests``: every request with method, path, api-version and whether its token matched
   (``token``: valid / invalid / wrong-audience / missing / malformed). Tokens themselves are never
   stored or printed.
@@ -502,7 +507,7 @@ class _Route:
     """What an ARM path names (see ``_parse``)."""
 
     kind: str  # subscriptions | subscription | resourceGroups | resourceGroup | providers |
-    #            provider | resource | collection | invalid
+    #            provider | resource | collection | tenant | invalid
     sub: str = ""
     rg: str = ""
     namespace: str = ""
@@ -535,6 +540,9 @@ def _norm(path: str) -> str:
 def _parse(path: str) -> _Route:
     seg = [p for p in path.split("/") if p]
     low = [s.lower() for s in seg]
+    if len(seg) >= 4 and low[0] == "providers":
+        # tenant level (built-in policy definitions, management groups): looked up as stored
+        return _Route("tenant", namespace=seg[1], types=seg[2::2], names=seg[3::2])
     if not seg or low[0] != "subscriptions":
         return _Route("invalid")
     if len(seg) == 1:
@@ -669,6 +677,10 @@ class FakeArm(_JsonServer):
         route = _parse(resource_id)
         if route.kind in ("invalid", "subscriptions", "resourceGroups", "providers", "collection"):
             raise ValueError(f"not a resource id: {resource_id!r}")
+        if route.kind == "tenant":
+            with self._lock:
+                self._table[_norm(resource_id)] = stored
+            return resource_id
         with self._lock:
             if route.kind != "subscription":
                 self._ensure_subscription(route.sub)
@@ -1021,7 +1033,14 @@ class FakeArm(_JsonServer):
             )
         key = _norm(req.path)
         with self._lock:
+            if route.kind == "tenant":
+                found = self._table.get(key)
+                if found is None:
+                    raise _arm_error(*_tenant_missing(route))
+                raise _Reply(200, copy.deepcopy(found))
             self._check_scopes(route)
+            if route.kind == "collection" and route.type_path.lower() == _ASSIGNMENTS:
+                raise self._list_reply(req, self._assignments(key, req))
             if route.kind == "subscriptions":
                 items = [copy.deepcopy(b) for k, b in self._table.items() if k.count("/") == 2]
                 raise self._list_reply(req, items)
@@ -1097,6 +1116,21 @@ class FakeArm(_JsonServer):
             items += [b for k, b in self._table.items() if pattern.match(k)]
         return [copy.deepcopy(b) for b in items]
 
+    def _assignments(self, key: str, req: ArmRequest) -> list[dict[str, Any]]:
+        """``{scope}/providers/Microsoft.Authorization/policyAssignments``: as ARM lists them
+        for a scope, those at the scope and, unless ``$filter=atExactScope()``, those inherited
+        from every scope above it (resource group, subscription)."""
+        scope = key[: -len("/providers/" + _ASSIGNMENTS)]
+        exact = "atexactscope()" in "".join(req.query.get("$filter") or []).lower().replace(" ", "")
+        items = []
+        for stored_key, body in self._table.items():
+            owner, sep, _ = stored_key.rpartition("/providers/" + _ASSIGNMENTS + "/")
+            if not sep or "/" in stored_key[len(owner) + len(sep) :]:
+                continue
+            if owner == scope or (not exact and scope.startswith(owner + "/")):
+                items.append(copy.deepcopy(body))
+        return items
+
     def _list_reply(self, req: ArmRequest, items: list[dict[str, Any]]) -> _Reply:
         body: dict[str, Any] = {"value": items}
         if self.page_size:
@@ -1115,6 +1149,28 @@ class FakeArm(_JsonServer):
                     f"&%24skiptoken={end}"
                 )
         return _Reply(200, body)
+
+
+_ASSIGNMENTS = "microsoft.authorization/policyassignments"
+
+
+def _tenant_missing(route: _Route) -> tuple[int, str, str]:
+    """ARM's 404 for a tenant-level resource (a policy definition that does not exist)."""
+    kind = route.types[-1] if route.types else ""
+    name = route.names[-1] if route.names else ""
+    if kind.lower() == "policydefinitions":
+        return (
+            404,
+            "PolicyDefinitionNotFound",
+            f"The policy definition '{name}' could not be found.",
+        )
+    if kind.lower() == "policysetdefinitions":
+        return (
+            404,
+            "PolicySetDefinitionNotFound",
+            f"The policy set definition '{name}' could not be found.",
+        )
+    return 404, "NotFound", "The requested URI does not represent any resource on the server."
 
 
 def _action(route: _Route, method: str) -> str:

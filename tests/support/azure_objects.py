@@ -46,6 +46,16 @@ __all__ = [
     "provider",
     "service_tags",
     "write_service_tags",
+    "ML_WORKLOAD_ROLE",
+    "K8S_EXCLUDED",
+    "workspace",
+    "log_analytics_workspace",
+    "oms_addon",
+    "trusted_access_binding",
+    "policy_definition",
+    "kubernetes_policy_definition",
+    "policy_set_definition",
+    "policy_assignment",
 ]
 
 DEFAULT_SUB = "00000000-0000-0000-0000-000000000000"
@@ -737,3 +747,297 @@ def write_service_tags(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(service_tags(cloud, entries, **kwargs), indent=2))
     return out
+
+
+# -- Azure ML workspace, Log Analytics, monitoring add-on (issue 19) ------------------------------
+def workspace(
+    name: str,
+    sub: str = DEFAULT_SUB,
+    rg: str = "rg",
+    location: str = "eastus",
+    *,
+    public_network_access: str = "Enabled",
+) -> dict[str, Any]:
+    """``Microsoft.MachineLearningServices/workspaces`` as GET returns it (api-version
+    2024-04-01; cf. azure-rest-api-specs ``Workspace/get.json``)."""
+    resource_id = (
+        f"/subscriptions/{sub}/resourceGroups/{rg}/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/{name}"
+    )
+    base = f"/subscriptions/{sub}/resourceGroups/{rg}/providers"
+    return {
+        "id": resource_id,
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces",
+        "location": location,
+        "kind": "Default",
+        "sku": {"name": "Basic", "tier": "Basic"},
+        "identity": {
+            "type": "SystemAssigned",
+            "principalId": _guid(resource_id, "principal"),
+            "tenantId": DEFAULT_TENANT,
+        },
+        "systemData": _system_data(),
+        "properties": {
+            "friendlyName": name,
+            "workspaceId": _guid(resource_id, "workspace"),
+            "storageAccount": f"{base}/Microsoft.Storage/storageAccounts/{name}store",
+            "keyVault": f"{base}/Microsoft.KeyVault/vaults/{name}-kv",
+            "applicationInsights": f"{base}/Microsoft.Insights/components/{name}-ai",
+            "containerRegistry": f"{base}/Microsoft.ContainerRegistry/registries/{name}acr",
+            "discoveryUrl": f"https://{location}.api.azureml.ms/discovery",
+            "provisioningState": "Succeeded",
+            "publicNetworkAccess": public_network_access,
+            "hbiWorkspace": False,
+            "v1LegacyMode": False,
+        },
+    }
+
+
+def log_analytics_workspace(
+    name: str,
+    sub: str = DEFAULT_SUB,
+    rg: str = "rg",
+    location: str = "eastus",
+    *,
+    customer_id: str | None = None,
+) -> dict[str, Any]:
+    """``Microsoft.OperationalInsights/workspaces`` (api-version 2022-10-01; cf.
+    azure-rest-api-specs ``WorkspacesSubscriptionList.json``); ``properties.customerId`` is the
+    GUID that names its ingestion hosts. ARM returns such ids in lower case."""
+    resource_id = (
+        f"/subscriptions/{sub}/resourcegroups/{rg.lower()}/providers/"
+        f"microsoft.operationalinsights/workspaces/{name.lower()}"
+    )
+    return {
+        "id": resource_id,
+        "name": name,
+        "type": "Microsoft.OperationalInsights/workspaces",
+        "location": location,
+        "tags": {},
+        "properties": {
+            "customerId": customer_id or _guid(resource_id, "customer"),
+            "provisioningState": "Succeeded",
+            "sku": {"name": "PerGB2018"},
+            "retentionInDays": 30,
+            "publicNetworkAccessForQuery": "Enabled",
+            "publicNetworkAccessForIngestion": "Enabled",
+        },
+    }
+
+
+def oms_addon(
+    workspace_resource_id: str | None, *, enabled: bool = True, cluster: str = "aks1"
+) -> dict[str, Any]:
+    """``properties.addonProfiles`` with Container Insights (``omsagent``) as ``az aks show``
+    prints it (azure-aks-docs ``create-postgresql-ha.md``): pass as ``addonProfiles=`` to
+    ``managed_cluster``. ``workspace_resource_id=None`` leaves the config without a workspace."""
+    config: dict[str, Any] = {"useAADAuth": "true"}
+    if workspace_resource_id is not None:
+        config["logAnalyticsWorkspaceResourceID"] = workspace_resource_id
+    addon: dict[str, Any] = {"enabled": enabled, "config": config}
+    if enabled:
+        addon["identity"] = {
+            "resourceId": (
+                f"/subscriptions/{DEFAULT_SUB}/resourcegroups/MC_rg_{cluster}_eastus/providers/"
+                f"Microsoft.ManagedIdentity/userAssignedIdentities/omsagent-{cluster}"
+            ),
+            "clientId": _guid(cluster, "omsagent-client"),
+            "objectId": _guid(cluster, "omsagent-object"),
+        }
+    return {"omsagent": addon}
+
+
+# -- Trusted Access -------------------------------------------------------------------------------
+ML_WORKLOAD_ROLE = "Microsoft.MachineLearningServices/workspaces/mlworkload"
+
+
+def trusted_access_binding(
+    cluster_resource_id: str,
+    name: str,
+    source_resource_id: str,
+    roles: Sequence[str] = (ML_WORKLOAD_ROLE,),
+    *,
+    provisioning_state: str = "Succeeded",
+) -> dict[str, Any]:
+    """``Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings`` (api-version
+    2024-09-01; azure-rest-api-specs ``TrustedAccessRoleBindings_List.json``)."""
+    return {
+        "id": f"{cluster_resource_id}/trustedAccessRoleBindings/{name}",
+        "name": name,
+        "type": "Microsoft.ContainerService/managedClusters/trustedAccessRoleBindings",
+        "systemData": _system_data(),
+        "properties": {
+            "provisioningState": provisioning_state,
+            "sourceResourceId": source_resource_id,
+            "roles": list(roles),
+        },
+    }
+
+
+# -- Azure Policy ---------------------------------------------------------------------------------
+#: the default excludedNamespaces of the built-in Kubernetes definitions (Azure/azure-policy)
+K8S_EXCLUDED = ["kube-system", "gatekeeper-system", "azure-arc", "azure-extensions-usage-system"]
+
+
+def policy_definition(
+    name: str,
+    *,
+    display_name: str,
+    rule_if: Mapping[str, Any],
+    effect: Any = "[parameters('effect')]",
+    default_effect: str | None = "Deny",
+    mode: str = "All",
+    details: Mapping[str, Any] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    scope: str = "",
+    policy_type: str | None = None,
+    policy_rule: Any = None,
+) -> dict[str, Any]:
+    """``Microsoft.Authorization/policyDefinitions`` (api-version 2023-04-01;
+    ``getBuiltinPolicyDefinition.json``). ``scope`` "" is a built-in (tenant level), else the
+    subscription or management group that holds a custom one. ``policy_rule`` replaces the rule
+    outright (for shapes preflight must not understand)."""
+    params: dict[str, Any] = {k: dict(v) for k, v in (parameters or {}).items()}
+    if default_effect is not None and effect == "[parameters('effect')]":
+        params.setdefault(
+            "effect",
+            {
+                "type": "String",
+                "metadata": {"displayName": "Effect"},
+                "allowedValues": ["audit", "Audit", "deny", "Deny", "disabled", "Disabled"],
+                "defaultValue": default_effect,
+            },
+        )
+    then: dict[str, Any] = {"effect": effect}
+    if details is not None:
+        then["details"] = dict(details)
+    rule = policy_rule if policy_rule is not None else {"if": dict(rule_if), "then": then}
+    return {
+        "id": f"{scope}/providers/Microsoft.Authorization/policyDefinitions/{name}",
+        "name": name,
+        "type": "Microsoft.Authorization/policyDefinitions",
+        "properties": {
+            "displayName": display_name,
+            "policyType": policy_type or ("BuiltIn" if not scope else "Custom"),
+            "mode": mode,
+            "description": display_name,
+            "version": "1.0.0",
+            "metadata": {"category": "Kubernetes" if "Kubernetes" in mode else "General"},
+            "parameters": params,
+            "policyRule": rule,
+        },
+    }
+
+
+def kubernetes_policy_definition(
+    name: str,
+    display_name: str,
+    *,
+    kinds: Sequence[str] = ("Pod",),
+    default_effect: str = "Deny",
+    parameters: Mapping[str, Any] | None = None,
+    values: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A built-in ``Microsoft.Kubernetes.Data`` definition in the shape of Azure/azure-policy
+    ``built-in-policies/policyDefinitions/Kubernetes/*.json`` (excludedNamespaces and namespaces
+    as parameters; ``values`` maps template values to parameter expressions)."""
+    params: dict[str, Any] = {
+        "excludedNamespaces": {
+            "type": "Array",
+            "metadata": {"displayName": "Namespace exclusions"},
+            "defaultValue": list(K8S_EXCLUDED),
+        },
+        "namespaces": {
+            "type": "Array",
+            "metadata": {"displayName": "Namespace inclusions"},
+            "defaultValue": [],
+        },
+        **{k: dict(v) for k, v in (parameters or {}).items()},
+    }
+    details = {
+        "templateInfo": {
+            "sourceType": "PublicURL",
+            "url": f"https://store.policy.core.windows.net/kubernetes/{name}/v1/template.yaml",
+        },
+        "apiGroups": [""],
+        "kinds": list(kinds),
+        "excludedNamespaces": "[parameters('excludedNamespaces')]",
+        "namespaces": "[parameters('namespaces')]",
+        "values": dict(values or {}),
+    }
+    return policy_definition(
+        name,
+        display_name=display_name,
+        rule_if={
+            "field": "type",
+            "in": [
+                "Microsoft.Kubernetes/connectedClusters",
+                "Microsoft.ContainerService/managedClusters",
+            ],
+        },
+        default_effect=default_effect,
+        mode="Microsoft.Kubernetes.Data",
+        details=details,
+        parameters=params,
+    )
+
+
+def policy_set_definition(
+    name: str,
+    members: Sequence[tuple[str, str, Mapping[str, Any]]],
+    *,
+    display_name: str,
+    parameters: Mapping[str, Any] | None = None,
+    scope: str = "",
+) -> dict[str, Any]:
+    """``Microsoft.Authorization/policySetDefinitions`` (an initiative): ``members`` are
+    (definition id, reference id, parameters as ``{name: {"value": ...}}``)."""
+    return {
+        "id": f"{scope}/providers/Microsoft.Authorization/policySetDefinitions/{name}",
+        "name": name,
+        "type": "Microsoft.Authorization/policySetDefinitions",
+        "properties": {
+            "displayName": display_name,
+            "policyType": "BuiltIn" if not scope else "Custom",
+            "parameters": {k: dict(v) for k, v in (parameters or {}).items()},
+            "policyDefinitions": [
+                {
+                    "policyDefinitionId": definition_id,
+                    "policyDefinitionReferenceId": reference,
+                    "parameters": {k: dict(v) for k, v in values.items()},
+                }
+                for definition_id, reference, values in members
+            ],
+        },
+    }
+
+
+def policy_assignment(
+    scope: str,
+    name: str,
+    definition_id: str,
+    *,
+    display_name: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    enforcement_mode: str = "Default",
+    not_scopes: Sequence[str] = (),
+) -> dict[str, Any]:
+    """``Microsoft.Authorization/policyAssignments`` at ``scope`` (api-version 2023-04-01;
+    ``listPolicyAssignmentsForResource.json``); ``parameters`` are plain values, wrapped as
+    ``{"value": ...}`` the way ARM returns them."""
+    return {
+        "id": f"{scope}/providers/Microsoft.Authorization/policyAssignments/{name}",
+        "type": "Microsoft.Authorization/policyAssignments",
+        "name": name,
+        "properties": {
+            "displayName": display_name or name,
+            "description": "",
+            "metadata": {"assignedBy": "Test"},
+            "policyDefinitionId": definition_id,
+            "parameters": {k: {"value": v} for k, v in (parameters or {}).items()},
+            "scope": scope,
+            "notScopes": list(not_scopes),
+            "enforcementMode": enforcement_mode,
+        },
+    }
