@@ -2,8 +2,9 @@
 per check: ``azure.cluster`` (cluster.py), ``azure.identity`` (identity.py),
 ``azure.local-accounts`` (local_accounts.py), ``azure.subscription`` (subscription.py),
 ``azure.authorized-ip-ranges`` (authorized_ip_ranges.py, with the Service Tags logic in
-service_tags.py), ``azure.providers``, ``azure.credentials``, ``azure.cli`` and
-``azure.outbound``; the parameters naming the cluster resource are in cluster_parameters.py.
+service_tags.py), ``azure.providers``, ``azure.credentials``, ``azure.cli``, ``azure.outbound``
+and ``azure.region`` (region.py, its table in region_data.py, the workspace read in
+workspace.py); the parameters naming the cluster resource are in cluster_parameters.py.
 
 Registered as the entry point ``azure`` of the group ``preflight.checks`` (pyproject.toml).
 """
@@ -20,6 +21,7 @@ from preflight.checks.azure import (
     local_accounts,
     outbound,
     providers,
+    region,
     subscription,
 )
 
@@ -34,4 +36,5 @@ CHECKS = [
     *credentials.CHECKS,
     *cli.CHECKS,
     *outbound.CHECKS,
+    *region.CHECKS,
 ]
