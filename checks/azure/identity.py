@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from preflight.api import Check, Context, Finding
+from preflight.api import Check, Context, Finding, Status
 from preflight.checks._shared.cluster_resource import (
     DOCS_ARC_CONNECT,
     DOCS_LIMITATIONS,
@@ -22,7 +22,13 @@ from preflight.checks._shared.cluster_resource import (
     ClusterInfo,
     read_cluster,
 )
+from preflight.checks.azure.cluster import POOL_LABELS, kube_view
 from preflight.checks.azure.cluster_parameters import CLUSTER_PARAMETERS
+
+#: the node label that carries the client id the node's kubelet authenticates with; Azure's
+#: Karpenter provider treats a node whose label differs from the cluster's kubelet identity as
+#: drifted (Azure/karpenter-provider-azure pkg/cloudprovider/drift.go, KubeletIdentityDrift)
+KUBELET_LABEL = "kubernetes.azure.com/kubelet-identity-client-id"
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
@@ -42,7 +48,9 @@ class AzureIdentity(Check):
         info = read.cluster
         if info.kind == "arc":
             return [_arc_identity(info)]
-        return [_aks_identity(info), *_pod_identity(info)]
+        main = _aks_identity(info)
+        pools = await _kubelet_pools(ctx, info, main)
+        return [main, *_pod_identity(info), *pools]
 
 
 def _identity_kinds(identity: Mapping[str, Any]) -> list[str]:
@@ -108,6 +116,119 @@ def _aks_identity(info: ClusterInfo) -> Finding:
         DOCS_MANAGED_IDENTITY,
         **details,
     )
+
+
+def _managed(info: ClusterInfo) -> bool:
+    kinds = _identity_kinds(info.identity)
+    return any(k.lower() in ("systemassigned", "userassigned") for k in kinds)
+
+
+def _pool_names(info: ClusterInfo) -> list[str]:
+    pools = info.props.get("agentPoolProfiles") or []
+    return [str(p.get("name")) for p in pools if isinstance(p, dict) and p.get("name")]
+
+
+def _recreate(info: ClusterInfo, pools: list[str]) -> str:
+    group, name = info.resource_group, info.name
+    return (
+        f"recreate {', '.join(pools)} (the Azure ML extension needs every node pool deleted and "
+        f"recreated after a switch from a service principal, not updated): add a new pool "
+        f"(az aks nodepool add -g {group} --cluster-name {name} --name <new-pool> ...), move "
+        f"the workloads, then az aks nodepool delete -g {group} --cluster-name {name} --name "
+        "<old-pool>"
+    )
+
+
+async def _kubelet_pools(ctx: Context, info: ClusterInfo, main: Finding) -> list[Finding]:
+    """The node pools whose kubelet does not yet use the cluster's kubelet identity, after a
+    switch from a service principal to a managed identity.
+
+    AKS documents no per-pool flag for it (research notes 19, section 9). What shows it:
+    ``identityProfile.kubeletidentity`` is missing on a cluster with a managed identity (the
+    kubelet still has the service principal), or a node's ``KUBELET_LABEL`` names another
+    client id than ``identityProfile.kubeletidentity.clientId`` (that node's kubelet was set up
+    before the switch). Read only when the Kubernetes API is reachable too; a node without the
+    label is not judged (nodes AKS did not bootstrap carry none)."""
+    if not _managed(info):
+        return []
+    profile = info.props.get("identityProfile")
+    kubelet = profile.get("kubeletidentity") if isinstance(profile, dict) else None
+    client = str(kubelet.get("clientId") or "") if isinstance(kubelet, dict) else ""
+    pools = _pool_names(info)
+    if not client:
+        return [
+            Finding.warned(
+                "kubelet identity",
+                f"{info.name} has a managed identity but no kubelet identity "
+                "(identityProfile.kubeletidentity): its node pools' kubelets still use the "
+                "service principal of before the switch",
+                _recreate(info, pools or ["every node pool"]),
+                DOCS_LIMITATIONS,
+                **info.details(),
+                node_pools=pools,
+            )
+        ]
+    view = await kube_view(ctx)
+    if not view.available or view.nodes is None:
+        main.details["kubelet_pools"] = (
+            f"not checked: {view.reason or view.nodes_error or 'the nodes were not read'}"
+        )
+        return []
+    stale: dict[str, set[str]] = {}
+    blank: set[str] = set()
+    unlabelled = 0
+    for node in view.nodes:
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        pool = next((str(labels[k]) for k in POOL_LABELS if labels.get(k)), None)
+        if pool is None:
+            continue
+        if KUBELET_LABEL not in labels:
+            unlabelled += 1
+            continue
+        value = str(labels[KUBELET_LABEL] or "").strip().lower()
+        if not value:
+            blank.add(pool)
+        elif value != client.lower():
+            stale.setdefault(pool, set()).add(value)
+    details = {
+        **info.details(),
+        "kubelet_identity_client_id": client,
+        "label": KUBELET_LABEL,
+        "nodes_without_label": unlabelled,
+    }
+    main.details["kubelet_pools"] = "checked on the nodes' labels"
+    findings = []
+    if stale:
+        names = sorted(stale)
+        shown = "; ".join(f"{p}: {', '.join(sorted(stale[p]))}" for p in names)
+        findings.append(
+            Finding.failed(
+                "kubelet identity",
+                f"node pool(s) {', '.join(names)} of {info.name} not updated since the switch: "
+                f"their kubelets run as another identity ({shown}) than the cluster's kubelet "
+                f"identity {client}",
+                _recreate(info, names),
+                DOCS_LIMITATIONS,
+                **details,
+                stale_pools={p: sorted(v) for p, v in stale.items()},
+            )
+        )
+    if blank:
+        names = sorted(blank - set(stale))
+        if names:
+            findings.append(
+                Finding(
+                    Status.WARN,
+                    "kubelet identity",
+                    f"node pool(s) {', '.join(names)} of {info.name} have nodes whose kubelet "
+                    f"names no managed identity ({KUBELET_LABEL} is empty): not updated since a "
+                    "switch from a service principal?",
+                    _recreate(info, names),
+                    DOCS_LIMITATIONS,
+                    details={**details, "blank_pools": names},
+                )
+            )
+    return findings
 
 
 def _pod_identity(info: ClusterInfo) -> list[Finding]:

@@ -5,7 +5,10 @@ The extension's deployment page
 (https://learn.microsoft.com/azure/machine-learning/how-to-deploy-kubernetes-extension): "If you
 haven't previously used cluster extensions, you need to register the KubernetesConfiguration
 service provider." The AKS cluster-extension page adds Microsoft.ContainerService; Arc-enabled
-clusters live in Microsoft.Kubernetes; the workspace and its compute attach in
+clusters live in Microsoft.Kubernetes and also need Microsoft.ExtendedLocation (Arc system
+requirements), and on Arc the Azure CLI creates an Azure Relay for the extension (Microsoft.Relay;
+azure-cli-extensions AzureMLKubernetes.py: a warn, no document requires it); the workspace and
+its compute attach in
 Microsoft.MachineLearningServices (the workspace's subscription when ``workspace_id`` names one).
 Each provider is one ``GET /subscriptions/{id}/providers/{namespace}`` and all of them are asked
 at once.
@@ -36,6 +39,13 @@ DOCS_PROVIDERS = (
     "https://learn.microsoft.com/azure/azure-resource-manager/management/"
     "resource-providers-and-types#register-resource-provider"
 )
+#: "the following Azure resource providers must be registered in your subscription:
+#: Microsoft.Kubernetes, Microsoft.KubernetesConfiguration, Microsoft.ExtendedLocation"
+#: (azure-management-docs azure-arc/kubernetes/system-requirements.md, 2024-10-08)
+DOCS_ARC_PROVIDERS = (
+    "https://learn.microsoft.com/azure/azure-arc/kubernetes/system-requirements"
+    "#azure-resource-providers"
+)
 DOCS_KUBERNETES_CONFIGURATION = (
     "https://learn.microsoft.com/azure/aks/dapr#register-the-kubernetesconfiguration-resource-"
     "provider"
@@ -47,6 +57,10 @@ class Need:
     namespace: str
     subscription: str
     why: str
+    #: what an unregistered provider means: FAIL when a document requires it, WARN when only
+    #: the Azure CLI's code shows it is used (the install may still register it)
+    missing: Status = Status.FAIL
+    docs: str | None = None
 
 
 def needed(ctx: Context) -> tuple[list[Need], list[str]]:
@@ -66,6 +80,23 @@ def needed(ctx: Context) -> tuple[list[Need], list[str]]:
         )
         if kind == "arc":
             needs.append(Need("Microsoft.Kubernetes", cluster_sub, "Arc-enabled clusters"))
+            needs.append(
+                Need(
+                    "Microsoft.ExtendedLocation",
+                    cluster_sub,
+                    "Arc-enabled Kubernetes (custom locations over cluster connect)",
+                    docs=DOCS_ARC_PROVIDERS,
+                )
+            )
+            needs.append(
+                Need(
+                    "Microsoft.Relay",
+                    cluster_sub,
+                    "the Azure Relay that `az k8s-extension create` makes for the extension on "
+                    "Arc (relayserver)",
+                    Status.WARN,
+                )
+            )
         else:
             needs.append(Need("Microsoft.ContainerService", cluster_sub, "AKS clusters"))
     else:
@@ -147,7 +178,7 @@ class AzureProviders(Check):
             )
         state = str(document.get("registrationState") or "")
         details["registration_state"] = state or None
-        docs = (
+        docs = need.docs or (
             DOCS_KUBERNETES_CONFIGURATION
             if need.namespace == "Microsoft.KubernetesConfiguration"
             else DOCS_PROVIDERS
@@ -168,7 +199,7 @@ class AzureProviders(Check):
                 **details,
             )
         return Finding(
-            Status.FAIL,
+            need.missing,
             need.namespace,
             f"{need.namespace} is {state or 'not registered'} {where}: {need.why} cannot be "
             "created there",
