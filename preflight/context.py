@@ -298,9 +298,16 @@ class Context:
         """The profile's hosts rendered with this run's parameters, with effective requiredness."""
         return [self._host(spec) for spec in self.profile.hosts]
 
-    def _host(self, spec: HostSpec) -> Host:
-        missing = tuple(name for name in spec.placeholders if not self.params.get(name))
-        fqdn = None if missing else spec.render(self.params)
+    def host_set(self, name: str, values: Mapping[str, str] | None = None) -> list[Host]:
+        """The hosts of the profile's ``host_sets.<name>`` (none when the profile has no such
+        set), rendered like ``hosts()`` with ``values`` (what a check found out, e.g. a region
+        read from Azure) on top of this run's parameters."""
+        return [self._host(spec, values) for spec in self.profile.host_sets.get(name, ())]
+
+    def _host(self, spec: HostSpec, values: Mapping[str, str] | None = None) -> Host:
+        params = {**self.params, **{k: v for k, v in (values or {}).items() if v}}
+        missing = tuple(name for name in spec.placeholders if not params.get(name))
+        fqdn = None if missing else spec.render(params)
         port = None
         if fqdn is not None:
             fqdn, port = split_host_port(fqdn)
@@ -313,8 +320,8 @@ class Context:
                 why = "needed only for " + ", ".join(conditions) + ", which this run does not plan"
         rule = None
         if spec.rule:
-            values = {n: self.params.get(n) or "{" + n + "}" for n in template_fields(spec.rule)}
-            rule = spec.rule.format_map(values)
+            filled = {n: params.get(n) or "{" + n + "}" for n in template_fields(spec.rule)}
+            rule = spec.rule.format_map(filled)
         return Host(spec, fqdn, missing, required, why, rule, port)
 
     # -- clients --------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ TOP_KEYS = (
     "scenarios",
     "parameters",
     "hosts",
+    "host_sets",
     "sources",
 )
 HOST_KEYS = (
@@ -125,13 +126,17 @@ class Profile:
     scenarios: Mapping[str, str] = field(default_factory=dict)
     parameters: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     path: str = ""
+    #: named groups of hosts that are not checked by default: a check adds a set to the run
+    #: when what it reads says the cluster needs those hosts (``host_sets:`` of the YAML)
+    host_sets: Mapping[str, tuple[HostSpec, ...]] = field(default_factory=dict)
     sources: Mapping[str, Source] = field(default_factory=dict)
     #: the ``cites:`` of each host entry, by (template, port): kept beside the hosts rather than
     #: in HostSpec, so a host travels (to probe pods) without the profile's bibliography
     host_cites: Mapping[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
 
     def placeholders(self) -> set[str]:
-        return {name for h in self.hosts for name in h.placeholders}
+        every = [*self.hosts, *(h for hosts in self.host_sets.values() for h in hosts)]
+        return {name for h in every for name in h.placeholders}
 
     def cites(self, spec: HostSpec) -> tuple[Source, ...]:
         """The sources a host entry names in ``cites:``, in its order."""
@@ -364,6 +369,7 @@ def _validate(data: _Located, _lines: dict[str, Any], path: str) -> Profile:
             )
         seen.add((spec.template.lower(), spec.port))
     _check_rule_placeholders(hosts, parameters)
+    host_sets = _host_sets(data, parameters)
     host_cites = _all_cites(data, sources)
     return Profile(
         name=name,
@@ -377,6 +383,7 @@ def _validate(data: _Located, _lines: dict[str, Any], path: str) -> Profile:
         scenarios=scenarios,
         parameters={k: {kk: str(vv) for kk, vv in v.items()} for k, v in parameters.items()},
         path=path,
+        host_sets=host_sets,
         sources=sources,
         host_cites=host_cites,
     )
@@ -494,6 +501,38 @@ def _cites(entry: Any, sources: Mapping[str, Source]) -> tuple[str, ...]:
                 f"sources: {', '.join(sorted(sources)) or 'none'}"
             )
     return tuple(cites)
+
+
+def _host_sets(data: _Located, parameters: Mapping[str, Any]) -> dict[str, tuple[HostSpec, ...]]:
+    """``host_sets: {name: [host entries]}``: each entry as strict as one of ``hosts``."""
+    raw = data.get("host_sets")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ProfileError(
+            f"{_where(data, 'host_sets')}: host_sets must be a mapping of set name: list of hosts"
+        )
+    sets: dict[str, tuple[HostSpec, ...]] = {}
+    for set_name, entries in raw.items():
+        if not isinstance(set_name, str) or not set_name.isidentifier():
+            raise ProfileError(
+                f"{_where(raw, set_name)}: host set names are words like azure_monitor"
+            )
+        if not isinstance(entries, list) or not entries:
+            raise ProfileError(
+                f"{_where(raw, set_name)}: host_sets.{set_name} must be a non-empty list of hosts"
+            )
+        specs = tuple(_host(entries, i) for i in range(len(entries)))
+        seen: set[tuple[str, int]] = set()
+        for i, spec in enumerate(specs):
+            if (spec.template.lower(), spec.port) in seen:
+                raise ProfileError(
+                    f"{_where(entries, i)}: host {spec.template}:{spec.port} is listed twice"
+                )
+            seen.add((spec.template.lower(), spec.port))
+        _check_rule_placeholders(specs, parameters)
+        sets[set_name] = specs
+    return sets
 
 
 #: values a run always has, whatever the profile declares

@@ -3,8 +3,9 @@ per check: ``azure.cluster`` (cluster.py), ``azure.identity`` (identity.py),
 ``azure.local-accounts`` (local_accounts.py), ``azure.subscription`` (subscription.py),
 ``azure.authorized-ip-ranges`` (authorized_ip_ranges.py, with the Service Tags logic in
 service_tags.py), ``azure.providers``, ``azure.credentials``, ``azure.cli``, ``azure.outbound``,
-``azure.region`` (region.py, its table in region_data.py, the workspace read in workspace.py)
-and ``azure.policy`` (policy.py, its rules in policy_rules.py); the parameters naming the cluster resource are in cluster_parameters.py.
+``azure.region`` (region.py, its table in region_data.py, the workspace read in workspace.py),
+``azure.monitoring`` (monitoring.py) and ``azure.policy`` (policy.py, its rules in
+policy_rules.py); the parameters naming the cluster resource are in cluster_parameters.py.
 
 Registered as the entry point ``azure`` of the group ``preflight.checks`` (pyproject.toml).
 """
@@ -19,6 +20,7 @@ from preflight.checks.azure import (
     credentials,
     identity,
     local_accounts,
+    monitoring,
     outbound,
     policy,
     providers,
@@ -38,5 +40,6 @@ CHECKS = [
     *cli.CHECKS,
     *outbound.CHECKS,
     *region.CHECKS,
+    *monitoring.CHECKS,
     *policy.CHECKS,
 ]

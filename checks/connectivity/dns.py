@@ -17,8 +17,17 @@ from preflight.api import (
     Status,
     classify_address,
 )
+from preflight.checks._shared.cluster_hosts import cluster_hosts
 
 DOCS = "https://learn.microsoft.com/azure/machine-learning/how-to-access-azureml-behind-firewall"
+
+
+async def run_hosts(ctx: Context, check: str) -> tuple[list[Host], Finding | None]:
+    """The profile's hosts and those the cluster's own Azure configuration adds (Container
+    Insights, managed Prometheus: checks/_shared/cluster_hosts.py), and, when a named cluster's
+    configuration could not be read, the finding that says those are not known."""
+    extra = await cluster_hosts(ctx)
+    return [*ctx.hosts(), *extra.hosts], extra.note(check)
 
 
 def missing_parameter(host: Host) -> Finding:
@@ -70,9 +79,11 @@ class DnsResolve(Check):
 
     async def run(self, ctx: Context) -> list[Finding]:
         server = ctx.dns.describe()
-        return await ctx.probe_each(
-            ctx.hosts(), lambda host: self._probe(ctx, host, server), lambda h: h.target
+        hosts, note = await run_hosts(ctx, self.id)
+        findings = await ctx.probe_each(
+            hosts, lambda host: self._probe(ctx, host, server), lambda h: h.target
         )
+        return [*findings, *([note] if note is not None else [])]
 
     async def _probe(self, ctx: Context, host: Host, server: str) -> Finding:
         if host.fqdn is None:

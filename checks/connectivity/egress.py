@@ -35,7 +35,7 @@ from preflight.api import (
     verifies_with,
 )
 from preflight.checks._shared.cluster_resource import cluster_trust
-from preflight.checks.connectivity.dns import DOCS, missing_parameter, usable_addresses
+from preflight.checks.connectivity.dns import DOCS, missing_parameter, run_hosts, usable_addresses
 from preflight.checks.connectivity.services import (
     DOCS_AZURE_CAS,
     SERVICES,
@@ -82,9 +82,11 @@ class EgressHttps(Check):
 
     async def run(self, ctx: Context) -> list[Finding]:
         trust = ctx.trust()
-        return await ctx.probe_each(
-            ctx.hosts(), lambda host: self._probe(ctx, host, trust), lambda h: h.target
+        hosts, note = await run_hosts(ctx, self.id)
+        findings = await ctx.probe_each(
+            hosts, lambda host: self._probe(ctx, host, trust), lambda h: h.target
         )
+        return [*findings, *([note] if note is not None else [])]
 
     async def _probe(self, ctx: Context, host: Host, trust: Trust) -> Finding:
         if host.fqdn is None:
