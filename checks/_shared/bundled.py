@@ -16,6 +16,7 @@ from typing import Any
 from preflight.api import Status
 from preflight.checks._shared.kube_reads import labels, meta
 from preflight.checks._shared.plan import DOCS_SETTINGS, DOCS_TROUBLESHOOT
+from preflight.checks._shared.pods import as_dict, as_list
 
 DOCS_PROMETHEUS = DOCS_TROUBLESHOOT + "#prometheus-operator"
 DOCS_VOLCANO = DOCS_TROUBLESHOOT + "#volcano-scheduler"
@@ -117,3 +118,177 @@ DCGM = Component(
     clash_status=Status.WARN,
 )
 COMPONENTS = (PROMETHEUS, VOLCANO, DEVICE_PLUGIN, DCGM)
+
+
+# -- cluster-scoped objects the extension creates (extension.ownership) ---------------------------
+
+DOCS_INSTANCE_TYPES = (
+    "https://learn.microsoft.com/azure/machine-learning/how-to-manage-kubernetes-instance-types"
+)
+DOCS_REFERENCE_ARO = (
+    "https://learn.microsoft.com/azure/machine-learning/reference-kubernetes"
+    "#privileged-setup-for-aro-and-ocp"
+)
+DOCS_INGRESS_NGINX = DOCS_TROUBLESHOOT + "#ingress-nginx-controller"
+
+
+@dataclass(frozen=True)
+class ClusterObject:
+    """A cluster-scoped object the extension's Helm chart creates by this name. Helm refuses to
+    install over one that another release owns, or that carries no Helm ownership at all
+    ("exists and cannot be imported into the current release: invalid ownership metadata")."""
+
+    kind: str
+    group_version: str
+    plural: str
+    name: str
+    source: str  # where the name comes from
+    documented: bool  # the name itself is documented (else derived from a documented one)
+    setting: str | None = None  # only when this install* setting is True
+    aks_only: bool = False  # the CLI enables the bundled ingress-nginx on AKS only
+
+    @property
+    def group(self) -> str:
+        return self.group_version.rpartition("/")[0]
+
+
+_RBAC = "rbac.authorization.k8s.io/v1"
+_WEBHOOKS = "admissionregistration.k8s.io/v1"
+#: the Prometheus stack's names: its ServiceAccounts prom-operator, prom-admission and
+#: prom-prometheus are documented (reference-kubernetes, "Privileged setup for ARO and OCP"),
+#: and kube-prometheus-stack names its ClusterRole, ClusterRoleBinding and webhook
+#: configurations after the same "<fullname>-operator/-prometheus/-admission"
+#: (prometheus-community/helm-charts charts/kube-prometheus-stack/templates/prometheus-operator/
+#: clusterrole.yaml, admission-webhooks/mutatingWebhookConfiguration.yaml)
+_PROM_SOURCE = (
+    "ServiceAccounts azureml/prom-operator, prom-prometheus, prom-admission ("
+    + DOCS_REFERENCE_ARO
+    + "); kube-prometheus-stack gives its cluster-scoped objects the same names"
+)
+#: the bundled ingress-nginx: ServiceAccounts azureml-ingress-nginx(-admission) (same page) and
+#: Deployment azureml-ingress-nginx-controller (its resource table); kubernetes/ingress-nginx
+#: charts/ingress-nginx/templates/clusterrole.yaml and admission-webhooks/validating-webhook.yaml
+#: name the ClusterRole "<fullname>" and the webhook configuration "<fullname>-admission"
+_NGINX_SOURCE = (
+    "ServiceAccounts azureml/azureml-ingress-nginx and azureml-ingress-nginx-admission ("
+    + DOCS_REFERENCE_ARO
+    + "); the ingress-nginx chart gives its cluster-scoped objects the same names"
+)
+CLUSTER_OBJECTS = (
+    ClusterObject(
+        "ClusterRole", _RBAC, "clusterroles", "prom-operator", _PROM_SOURCE, False, "installPromOp"
+    ),
+    ClusterObject(
+        "ClusterRoleBinding",
+        _RBAC,
+        "clusterrolebindings",
+        "prom-operator",
+        _PROM_SOURCE,
+        False,
+        "installPromOp",
+    ),
+    ClusterObject("ClusterRole", _RBAC, "clusterroles", "prom-prometheus", _PROM_SOURCE, False),
+    ClusterObject(
+        "ClusterRoleBinding", _RBAC, "clusterrolebindings", "prom-prometheus", _PROM_SOURCE, False
+    ),
+    ClusterObject(
+        "MutatingWebhookConfiguration",
+        _WEBHOOKS,
+        "mutatingwebhookconfigurations",
+        "prom-admission",
+        _PROM_SOURCE,
+        False,
+        "installPromOp",
+    ),
+    ClusterObject(
+        "ValidatingWebhookConfiguration",
+        _WEBHOOKS,
+        "validatingwebhookconfigurations",
+        "prom-admission",
+        _PROM_SOURCE,
+        False,
+        "installPromOp",
+    ),
+    ClusterObject(
+        "ClusterRole",
+        _RBAC,
+        "clusterroles",
+        "azureml-ingress-nginx",
+        _NGINX_SOURCE,
+        False,
+        aks_only=True,
+    ),
+    ClusterObject(
+        "ClusterRoleBinding",
+        _RBAC,
+        "clusterrolebindings",
+        "azureml-ingress-nginx",
+        _NGINX_SOURCE,
+        False,
+        aks_only=True,
+    ),
+    ClusterObject(
+        "ValidatingWebhookConfiguration",
+        _WEBHOOKS,
+        "validatingwebhookconfigurations",
+        "azureml-ingress-nginx-admission",
+        _NGINX_SOURCE,
+        False,
+        aks_only=True,
+    ),
+    # reported by a user of an earlier version (Azure/AML-Kubernetes#162, 2021-12-30: "ClusterRole
+    # "blob-external-provisioner-role" in namespace "" exists and cannot be imported into the
+    # current release"); current versions may no longer create it
+    ClusterObject(
+        "ClusterRole",
+        _RBAC,
+        "clusterroles",
+        "blob-external-provisioner-role",
+        "https://github.com/Azure/AML-Kubernetes/issues/162",
+        False,
+    ),
+)
+#: the extension's own CRD group: InstanceType (apiVersion amlarc.azureml.com/v1alpha1) "is
+#: installed with the Azure Machine Learning extension" (how-to-manage-kubernetes-instance-types)
+EXTENSION_CRD_GROUP = "amlarc.azureml.com"
+#: the ingress class of the ingress-nginx the extension installs, and the setting that changes it
+#: ("comes with an ingress nginx controller class as k8s.io/ingress-nginx by default. If you
+#: already have an ingress nginx controller in your cluster, you need to use a different
+#: controller class to avoid installation failure": the troubleshooting page)
+NGINX_CLASS = "k8s.io/ingress-nginx"
+NGINX_CLASS_SETTING = "nginxIngress.controller"
+NGINX_CLASS_ALTERNATIVE = "k8s.io/amlarc-ingress-nginx"
+NGINX_ENABLED_SETTING = "nginxIngress.enabled"
+
+
+# -- device plugins (extension.device-plugins) ----------------------------------------------------
+
+#: a DaemonSet that runs the NVIDIA device plugin registers ``nvidia.com/gpu`` with the kubelet of
+#: every node it runs on: AKS's manual install and GPU operator name it
+#: nvidia-device-plugin-daemonset (learn.microsoft.com/azure/aks/use-nvidia-gpu), NVIDIA's chart
+#: nvidia-device-plugin; its image is k8s-device-plugin (nvcr.io/nvidia, mcr.microsoft.com/oss/
+#: nvidia). GPU operator's MPS control daemon and validator use the image without registering.
+PLUGIN_NAME = re.compile(r"nvidia-(gpu-)?device-plugin")
+PLUGIN_IMAGE = re.compile(r"/k8s-device-plugin[:@]|/nvidia-gpu-device-plugin[:@]")
+PLUGIN_APP_NAMES = ("nvidia-device-plugin", "nvidia-device-plugin-daemonset")
+NOT_A_PLUGIN = re.compile(r"mps-control|validator")
+
+
+def registers_nvidia_gpu(daemonset: dict[str, Any]) -> bool:
+    """Whether a DaemonSet runs the NVIDIA device plugin (by name, app label or image)."""
+    name = str(meta(daemonset).get("name", ""))
+    if NOT_A_PLUGIN.search(name):
+        return False
+    marks = labels(daemonset)
+    if (
+        PLUGIN_NAME.search(name)
+        or (marks.get("app.kubernetes.io/name") or marks.get("app")) in PLUGIN_APP_NAMES
+    ):
+        return True
+    spec = as_dict(daemonset.get("spec"))
+    template = as_dict(spec.get("template"))
+    pod = as_dict(template.get("spec"))
+    containers = as_list(pod.get("containers"))
+    return any(
+        isinstance(c, dict) and PLUGIN_IMAGE.search(str(c.get("image") or "")) for c in containers
+    )

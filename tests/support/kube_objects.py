@@ -26,13 +26,16 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import gzip
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 __all__ = [
     "HELM_MANAGED_BY",
+    "cluster_autoscaler_status",
     "clusterrole",
     "clusterrolebinding",
     "configmap",
@@ -42,11 +45,14 @@ __all__ = [
     "deep_merge",
     "deployment",
     "event",
+    "helm_release_payload",
+    "helm_release_secret",
     "ingressclass",
     "job",
     "kind_for_plural",
     "limitrange",
     "namespace",
+    "networkpolicy",
     "node",
     "nodes",
     "obj",
@@ -1620,3 +1626,144 @@ def rolebinding(
         "subjects": _subjects(subjects),
     }
     return deep_merge(result, extra)
+
+
+# -- network policies, Helm 3 release records, the cluster autoscaler -----------------------------
+def networkpolicy(
+    name: str,
+    namespace: str,
+    *,
+    pod_selector: Mapping[str, Any] | None = None,
+    ingress: Sequence[Mapping[str, Any]] | None = None,
+    egress: Sequence[Mapping[str, Any]] | None = None,
+    policy_types: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A networking.k8s.io/v1 NetworkPolicy as the API returns it. ``policyTypes`` is filled the
+    way the API server defaults it on create (Ingress, plus Egress when ``egress`` rules are
+    given) unless ``policy_types`` says otherwise; ``ingress``/``egress`` are rule lists, absent
+    when None (the API omits empty ones). ``networkpolicy("deny", "azureml",
+    policy_types=["Ingress", "Egress"])`` is the usual default-deny."""
+    spec: dict[str, Any] = {"podSelector": copy.deepcopy(dict(pod_selector or {}))}
+    if ingress:
+        spec["ingress"] = [copy.deepcopy(dict(r)) for r in ingress]
+    if egress:
+        spec["egress"] = [copy.deepcopy(dict(r)) for r in egress]
+    types = (
+        policy_types if policy_types is not None else ["Ingress", *(["Egress"] if egress else [])]
+    )
+    spec["policyTypes"] = list(types)
+    result = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(name, namespace, labels=labels, generation=1),
+        "spec": spec,
+    }
+    return deep_merge(result, extra)
+
+
+def helm_release_payload(
+    name: str,
+    namespace: str = "azureml",
+    revision: int = 1,
+    status: str = "deployed",
+    *,
+    chart: str = "azureml-extension",
+    chart_version: str = "1.1.60",
+    last_deployed: dt.datetime | str | None = None,
+    description: str | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The release object Helm 3 marshals (helm/helm ``pkg/release.Release``): name, info
+    (first/last_deployed, deleted, description, status, notes), chart (metadata), config (the
+    values, which may hold secrets), manifest, version, namespace."""
+    # Go marshals Helm's times as RFC 3339 with nanoseconds
+    when = last_deployed if isinstance(last_deployed, str) else rfc3339(last_deployed)[:-1]
+    when = when if isinstance(last_deployed, str) else when + ".123456789Z"
+    return {
+        "name": name,
+        "info": {
+            "first_deployed": when,
+            "last_deployed": when,
+            "deleted": "",
+            "description": description or {"deployed": "Install complete"}.get(status, status),
+            "status": status,
+            "notes": "",
+        },
+        "chart": {
+            "metadata": {"name": chart, "version": chart_version, "apiVersion": "v2"},
+            "templates": [],
+            "values": {},
+        },
+        "config": dict(values or {}),
+        "manifest": "---\n# Source: azureml-extension/templates/fe.yaml\n",
+        "version": revision,
+        "namespace": namespace,
+    }
+
+
+def helm_release_secret(
+    name: str,
+    namespace: str = "azureml",
+    revision: int = 1,
+    status: str = "deployed",
+    *,
+    payload: Mapping[str, Any] | None = None,
+    raw_release: str | bytes | None = None,
+    labels: Mapping[str, str] | None = None,
+    modified: dt.datetime | None = None,
+    **payload_kwargs: Any,
+) -> dict[str, Any]:
+    """A Helm 3 release record as Helm's Secrets driver stores it (helm/helm
+    ``pkg/storage/driver/secrets.go``, ``util.go``): Secret
+    ``sh.helm.release.v1.<name>.v<revision>`` of type ``helm.sh/release.v1``, labels
+    ``owner=helm``, ``name``, ``status``, ``version``, ``createdAt``/``modifiedAt`` (Unix
+    seconds), and ``data.release`` = base64(gzip(json(release))) (``encodeRelease``; the API
+    base64-encodes it once more, which ``secret`` does). ``payload`` replaces
+    ``helm_release_payload(...)``; ``raw_release`` stores those bytes instead (a record that
+    does not decode); ``labels`` overrides Helm's."""
+    release = payload or helm_release_payload(name, namespace, revision, status, **payload_kwargs)
+    if raw_release is None:
+        packed = gzip.compress(json.dumps(release).encode(), compresslevel=9)
+        stored: str | bytes = base64.b64encode(packed)
+    else:
+        stored = raw_release
+    when = int((modified or dt.datetime.now(dt.UTC)).timestamp())
+    marks = {
+        "name": name,
+        "owner": "helm",
+        "status": status,
+        "version": str(revision),
+        "createdAt": str(when),
+        "modifiedAt": str(when),
+        **(labels or {}),
+    }
+    return secret(
+        f"sh.helm.release.v1.{name}.v{revision}",
+        namespace,
+        data={"release": stored},
+        type="helm.sh/release.v1",
+        labels=marks,
+    )
+
+
+def cluster_autoscaler_status(
+    *, healthy: bool = True, when: str = "2024-06-01 10:00:00.000000000 +0000 UTC"
+) -> dict[str, Any]:
+    """ConfigMap ``kube-system/cluster-autoscaler-status`` as the cluster autoscaler writes it
+    (AKS's managed one too: learn.microsoft.com/azure/aks/cluster-autoscaler)."""
+    health = "Healthy" if healthy else "Unhealthy"
+    status = (
+        f"Cluster-autoscaler status at {when}:\n"
+        "Cluster-wide:\n"
+        f"  Health:      {health} (ready=3 unready=0 notStarted=0 longNotStarted=0 registered=3)\n"
+        "  ScaleUp:     NoActivity (ready=3 registered=3)\n"
+        "  ScaleDown:   NoCandidates (candidates=0)\n"
+    )
+    return configmap(
+        "cluster-autoscaler-status",
+        "kube-system",
+        data={"status": status},
+        annotations={"cluster-autoscaler.kubernetes.io/last-updated": when},
+    )
