@@ -13,12 +13,13 @@ CHANGE_WORDS = {
     "new": "new",
     "better": "better",
     "gone": "gone",
+    "input changed": "input changed",
     "same": "unchanged",
     "only after": "this run only",
     "only before": "baseline only",
 }
 #: changes shown up front; the rest (unchanged, or checked in one run only) fold away
-SHOWN = ("worse", "new", "better", "gone")
+SHOWN = ("worse", "new", "better", "input changed", "gone")
 
 
 def comparison_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -82,6 +83,8 @@ def _row(row: Mapping[str, Any]) -> dict[str, Any]:
         "after": _side(row.get("after")),
         "change": change,
         "change_word": CHANGE_WORDS.get(change, change),
+        # "input changed": the two runs judged different inputs (preflight/compare.py)
+        "reason": clean(row.get("reason")),
     }
 
 

@@ -268,7 +268,7 @@ class NodesCapacity(Check):
         default = "" if scope.plan.explicit("inferenceRouterHA") else "it defaults to True; "
         message = (
             f"needs 3 eligible nodes for inferenceRouterHA=True, found {count}: "
-            f"set InferenceRouterHA=False or add a node ({default}3 azureml-fe router replicas "
+            f"set inferenceRouterHA=False or add a node ({default}3 azureml-fe router replicas "
             "must run on separate nodes; the extension's install health check reports "
             f"{HEALTH_E40002})" + (f"; {excluded}" if excluded else "")
         )

@@ -82,3 +82,25 @@ def test_new_and_gone_findings_of_a_check_whose_inputs_changed() -> None:
     assert found[("a.check", "installed")]["change"] == "input changed"
     assert found[("b.check", "y")]["change"] == "new"  # same inputs: really new
     assert found[("b.check", "x")]["change"] == "same"
+
+
+def test_every_renderer_shows_a_changed_input_with_its_reason() -> None:
+    """The comparison's counts name "input changed" (terminal, Markdown) and the HTML row
+    carries the reason, so a reader sees why the status moved."""
+    from preflight.reports import render
+
+    before = [finding("a.check", "t", "pass", PLAN)]
+    after = [finding("a.check", "t", "skip", NONE)]
+    baseline = {"phase": "before", "results": before, "summary": {}, "run": {"id": "b1"}}
+    document = {
+        "schema": "preflight.report/v1",
+        "run": {"id": "a1"},
+        "phase": "after",
+        "summary": {"pass": 0, "skip": 1, "warn": 0, "fail": 0, "error": 0, "verdict": "pass"},
+        "results": after,
+        "comparison": compare({"phase": "after"}, after, baseline),
+    }
+    markdown = render(document, "md")
+    assert "1 input changed" in markdown
+    html = render(document, "html")
+    assert "input changed" in html and "settings: --plan -&gt; not given" in html

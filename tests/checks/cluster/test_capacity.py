@@ -211,7 +211,7 @@ def test_two_eligible_nodes_cannot_carry_the_ha_router(tmp_path: Path, kube_api:
     ha = only(result, "router-ha")
     assert ha["status"] == "fail" and ha["target"] == "cluster"
     assert ha["message"].startswith(
-        "needs 3 eligible nodes for inferenceRouterHA=True, found 2: set InferenceRouterHA=False "
+        "needs 3 eligible nodes for inferenceRouterHA=True, found 2: set inferenceRouterHA=False "
         "or add a node"
     )
     assert "E40002 INSUFFICIENT_NODE" in ha["message"] and "aks-c (NotReady)" in ha["message"]

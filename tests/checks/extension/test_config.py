@@ -63,14 +63,32 @@ def test_a_valid_training_plan_is_one_pass(tmp_path: Path) -> None:
     assert result.code == 0
 
 
-def test_keys_and_values_match_case_insensitively(tmp_path: Path) -> None:
+def test_values_match_in_any_case_keys_exactly(tmp_path: Path) -> None:
+    """The extension compares booleans and the service type in any case, but reads keys
+    exactly: a key in another case is ignored (MicrosoftDocs/azure-ai-docs PR 458)."""
     result = validate(
+        tmp_path,
+        "enableInference=TRUE inferenceRouterServiceType=LOADBALANCER "
+        "allowInsecureConnections=true inferenceRouterHA=FALSE",
+    )
+    assert statuses(result) == {"--extension-config": "pass"}
+    assert "router LOADBALANCER with 1 replica" in findings(result)["--extension-config"]["message"]
+
+    wrong = validate(
         tmp_path,
         "ENABLEINFERENCE=true InferenceRouterServiceType=LOADBALANCER "
         "allowinsecureconnections=TRUE InferenceRouterHA=false",
     )
-    assert statuses(result) == {"--extension-config": "pass"}
-    assert "router LOADBALANCER with 1 replica" in findings(result)["--extension-config"]["message"]
+    found = findings(wrong)
+    for given, right in [
+        ("ENABLEINFERENCE", "enableInference"),
+        ("InferenceRouterServiceType", "inferenceRouterServiceType"),
+        ("allowinsecureconnections", "allowInsecureConnections"),
+        ("InferenceRouterHA", "inferenceRouterHA"),
+    ]:
+        assert found[given]["status"] == "fail", found[given]
+        assert f"knows this one as {right}" in found[given]["message"]
+    assert found["enableTraining/enableInference"]["status"] == "fail"
 
 
 @pytest.mark.parametrize("settings", ["enableTraining=False", "installPromOp=False", "a=b"])
@@ -227,9 +245,10 @@ def test_internal_load_balancer_only_on_aks(tmp_path: Path) -> None:
     assert finding["details"]["recommend"] == {"internalLoadBalancerProvider": None}
     assert_actionable(finding)
 
+    # az k8s-extension create refuses it (MutuallyExclusiveArgumentError); a template does not
     node_port = validate(tmp_path, HTTP + " internalLoadBalancerProvider=Azure")
     finding = findings(node_port)["internalLoadBalancerProvider"]
-    assert finding["status"] == "warn" and "not nodeport" in finding["message"]
+    assert finding["status"] == "fail", finding
 
     wrong = validate(tmp_path, settings.replace("=azure", "=aws"))
     assert findings(wrong)["internalLoadBalancerProvider"]["status"] == "fail"

@@ -41,7 +41,7 @@ def recommendation(result: Result) -> dict[str, Any]:
 def test_valid_settings_come_back_unchanged_in_the_users_spelling(tmp_path: Path) -> None:
     settings = (
         "enableTraining=True enableInference=True inferenceRouterServiceType=LoadBalancer "
-        "allowInsecureConnections=True InferenceRouterHA=False"
+        "allowInsecureConnections=True inferenceRouterHA=False"
     )
     result = plan(
         tmp_path,
