@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 from support.dns_server import CNAME, DnsServer
 from support.kube_api import FakeKubeApi
 from support.kube_objects import namespace
+from support.strategies import PROFILE_DOC, YAML_SCALARS, YAML_VALUES
 
 from preflight.errors import UsageError
 from preflight.model import Finding, Status
@@ -931,48 +932,6 @@ def test_any_dns_reply_bytes_are_findings(
 
 
 # -- the user's own inputs: one line and exit 2, or a value ---------------------------------------
-
-YAML_SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(2**70), 2**70),
-    st.floats(),
-    st.text(max_size=20),
-    st.sampled_from(["{acr}.azurecr.io", "{", "}", "*.x", "a.b:99999", "&a", "*a", "!!python/x"]),
-)
-YAML_VALUES = st.recursive(
-    YAML_SCALARS,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=10), inner, max_size=3)
-    ),
-    max_leaves=10,
-)
-HOST_ENTRY = st.fixed_dictionaries(
-    {"host": st.one_of(st.text(max_size=30), st.sampled_from(["{acr}.azurecr.io", "a.b"]))},
-    optional={
-        k: YAML_VALUES
-        for k in ("port", "needed_for", "required", "tls", "purpose", "rule", "docs", "service")
-    },
-)
-PROFILE_DOC = st.fixed_dictionaries(
-    {"name": YAML_VALUES, "cloud": YAML_VALUES},
-    optional={
-        "hosts": st.one_of(YAML_VALUES, st.lists(HOST_ENTRY, max_size=4)),
-        "extends": st.one_of(st.none(), st.sampled_from(["azure-china", "nope", "x.yaml"])),
-        "scenarios": YAML_VALUES,
-        "parameters": YAML_VALUES,
-        "kubernetes": st.one_of(
-            YAML_VALUES,
-            st.fixed_dictionaries(
-                {}, optional={"min_minor": YAML_VALUES, "max_minor": YAML_VALUES}
-            ),
-        ),
-        "endpoints": YAML_VALUES,
-        "audiences": YAML_VALUES,
-        "confidence": YAML_VALUES,
-        "extra": YAML_VALUES,
-    },
-)
 
 
 def yaml_text(documents: st.SearchStrategy[Any]) -> st.SearchStrategy[str]:
