@@ -9,6 +9,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.clirun import Result, preflight
 
 CHECK = "extension.helm-history"
@@ -116,14 +118,18 @@ def test_pending_revisions_left_in_the_history_warn_of_the_operator_oom(
     assert "oomkill" in finding["docs"]
 
 
-def test_pending_install_is_still_caught_by_both_checks(tmp_path: Path, kube_api: Any) -> None:
-    api = kube_api(cluster(release(1, "pending-install", 2)))
+@pytest.mark.parametrize("status", ["pending-install", "pending-upgrade", "pending-rollback"])
+def test_every_pending_status_is_caught_by_both_checks(
+    tmp_path: Path, kube_api: Any, status: str
+) -> None:
+    api = kube_api(cluster(release(1, status, 2)))
     result = run(tmp_path, api, CHECK, "extension.conflicts")
     assert result.only(CHECK)["status"] == "fail"
+    assert status in result.only(CHECK)["message"]
     earlier = result.by_target("extension.conflicts")[
         "Secret/azureml/sh.helm.release.v1.azureml.v1"
     ]
-    assert earlier["status"] == "warn" and "pending-install" in earlier["message"]
+    assert earlier["status"] == "warn" and status in earlier["message"]
 
 
 def test_the_payload_is_what_counts_when_the_label_disagrees(tmp_path: Path, kube_api: Any) -> None:
