@@ -30,8 +30,16 @@ class Result:
     def findings(self, check: str | None = None) -> list[dict[str, Any]]:
         return [r for r in self.report()["results"] if check is None or r["check"] == check]
 
-    def by_target(self, check: str) -> dict[str, dict[str, Any]]:
-        return {r["target"]: r for r in self.findings(check)}
+    def by_target(self, check: str, unique: bool = False) -> dict[str, dict[str, Any]]:
+        """The findings of ``check`` by target (``unique``: fails if a target comes twice)."""
+        found = self.findings(check)
+        targets = [f["target"] for f in found]
+        assert not unique or len(targets) == len(set(targets)), targets
+        return {f["target"]: f for f in found}
+
+    def statuses(self, check: str) -> dict[str, str]:
+        """``{target: status}`` of ``check``'s findings, each target once."""
+        return {t: f["status"] for t, f in self.by_target(check, unique=True).items()}
 
     def by_check(self) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}

@@ -12,6 +12,7 @@ from support.azure_run import az_aks_show
 
 from tests.clirun import Result, no_azure_credentials, preflight
 
+CHECK = "azure.outbound"
 PROXY = {
     "httpProxy": "http://proxy.corp:3128",
     "httpsProxy": "http://proxy.corp:3128",
@@ -48,7 +49,7 @@ def run(tmp_path: Path, aks: Path, *args: str, env: dict[str, str] | None = None
     return preflight(
         "run",
         "--check",
-        "azure.outbound",
+        CHECK,
         "--set",
         f"aks_json={aks}",
         *args,
@@ -57,14 +58,10 @@ def run(tmp_path: Path, aks: Path, *args: str, env: dict[str, str] | None = None
     )
 
 
-def by_target(result: Result) -> dict[str, dict[str, Any]]:
-    return result.by_target("azure.outbound")
-
-
 def test_a_load_balancer_cluster_without_proxy_is_this_runs_path(tmp_path: Path) -> None:
     result = run(tmp_path, cluster(tmp_path))
     assert result.code == 0, result.stdout + result.stderr
-    (finding,) = result.findings("azure.outbound")
+    (finding,) = result.findings(CHECK)
     assert finding["status"] == "pass" and finding["target"] == "aks1"
     assert finding["details"]["outbound_type"] == "loadBalancer"
 
@@ -72,22 +69,22 @@ def test_a_load_balancer_cluster_without_proxy_is_this_runs_path(tmp_path: Path)
 def test_a_proxy_this_run_did_not_use_says_what_to_run_instead(tmp_path: Path) -> None:
     aks = cluster(tmp_path, httpProxyConfig=PROXY)
     result = run(tmp_path, aks)
-    path = by_target(result)["aks1"]
+    path = result.by_target(CHECK)["aks1"]
     assert path["status"] == "warn", path
     assert "proxy.corp:3128" in path["message"] and "direct (no proxy)" in path["message"]
     assert "--in-cluster" in path["remediation"]
     assert "--proxy http://proxy.corp:3128" in path["remediation"]
     # the same proxy as the cluster's: the local path is the cluster's
     same = run(tmp_path, aks, "--proxy", "http://proxy.corp:3128")
-    assert by_target(same)["aks1"]["status"] == "pass", by_target(same)["aks1"]
+    assert same.by_target(CHECK)["aks1"]["status"] == "pass", same.by_target(CHECK)["aks1"]
     # probed from the nodes as well: said, not warned
     inside = run(tmp_path, aks, "--in-cluster")
-    assert by_target(inside)["aks1"]["status"] == "pass"
+    assert inside.by_target(CHECK)["aks1"]["status"] == "pass"
 
 
 def test_no_proxy_missing_in_cluster_names_is_a_warn_with_the_exact_fix(tmp_path: Path) -> None:
     result = run(tmp_path, cluster(tmp_path, httpProxyConfig=PROXY))
-    coverage = by_target(result)["httpProxyConfig.noProxy"]
+    coverage = result.by_target(CHECK)["httpProxyConfig.noProxy"]
     assert coverage["status"] == "warn", coverage
     # AKS's effectiveNoProxy covers loopback, IMDS, the API server and the service CIDR;
     # nothing adds the in-cluster DNS suffixes
@@ -104,7 +101,7 @@ def test_no_proxy_without_effective_list_names_every_missing_entry(tmp_path: Pat
     bare = {k: v for k, v in PROXY.items() if k != "effectiveNoProxy"}
     bare["noProxy"] = ["10.0.0.0/8", "svc", "cluster.local"]
     result = run(tmp_path, cluster(tmp_path, httpProxyConfig=bare))
-    coverage = by_target(result)["httpProxyConfig.noProxy"]
+    coverage = result.by_target(CHECK)["httpProxyConfig.noProxy"]
     assert coverage["details"]["missing"] == [
         "localhost",
         "127.0.0.1",
@@ -116,25 +113,25 @@ def test_no_proxy_without_effective_list_names_every_missing_entry(tmp_path: Pat
         noProxy=[*bare["noProxy"], "localhost", "127.0.0.0/8", ".azmk8s.io", "169.254.169.254"],
     )
     done = run(tmp_path, cluster(tmp_path, httpProxyConfig=complete))
-    assert by_target(done)["httpProxyConfig.noProxy"]["status"] == "pass"
+    assert done.by_target(CHECK)["httpProxyConfig.noProxy"]["status"] == "pass"
 
 
 def test_udr_none_and_private_clusters_are_other_paths(tmp_path: Path) -> None:
     udr = run(tmp_path, cluster(tmp_path, outbound_type="userDefinedRouting"))
-    finding = by_target(udr)["aks1"]
+    finding = udr.by_target(CHECK)["aks1"]
     assert finding["status"] == "warn" and "route table" in finding["message"]
     none = run(tmp_path, cluster(tmp_path, outbound_type="none"))
-    assert "no outbound internet path" in by_target(none)["aks1"]["message"]
+    assert "no outbound internet path" in none.by_target(CHECK)["aks1"]["message"]
     private = run(
         tmp_path,
         cluster(tmp_path, private=True, private_fqdn="aks1.abc.privatelink.eastus.azmk8s.io"),
     )
-    assert "the API server is private" in by_target(private)["aks1"]["message"]
+    assert "the API server is private" in private.by_target(CHECK)["aks1"]["message"]
 
 
 def test_without_a_cluster_it_skips_saying_what_to_give(tmp_path: Path) -> None:
     result = preflight(
-        "run", "--check", "azure.outbound", env=no_azure_credentials(tmp_path), out=tmp_path / "o"
+        "run", "--check", CHECK, env=no_azure_credentials(tmp_path), out=tmp_path / "o"
     )
-    (finding,) = result.findings("azure.outbound")
+    (finding,) = result.findings(CHECK)
     assert finding["status"] == "skip" and "aks_json" in finding["remediation"]

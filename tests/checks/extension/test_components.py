@@ -82,23 +82,13 @@ def run(
     return result
 
 
-def statuses(result: Result) -> dict[str, str]:
-    return {f["target"]: f["status"] for f in result.findings(CHECK)}
-
-
 def components(result: Result) -> dict[str, str]:
     """Component findings only (no summary, no stray pods, no unverified reads)."""
     return {
         t: s
-        for t, s in statuses(result).items()
+        for t, s in result.statuses(CHECK).items()
         if t.split("/")[0] in ("Deployment", "DaemonSet", "StatefulSet")
     }
-
-
-def finding(result: Result, target: str) -> dict[str, Any]:
-    found = result.by_target(CHECK)
-    assert target in found, sorted(found)
-    return found[target]
 
 
 # -- healthy installations: which components each configuration has ------------------------------
@@ -120,7 +110,7 @@ def test_healthy_installation_on_aks_passes(
     result = run(tmp_path, api, config=config)
     assert result.code == 0, result.stdout
     assert components(result) == dict.fromkeys(expected, "pass")
-    summary = finding(result, SUMMARY)
+    summary = result.finding(CHECK, SUMMARY)
     assert summary["status"] == "pass"
     assert summary["details"]["settings_source"] == "extension-config"
     assert summary["details"]["cluster_type"] == "aks"
@@ -151,14 +141,14 @@ def test_arc_cluster_expects_relayserver(tmp_path: Path, kube_api: Callable[...,
     api = cluster(kube_api, *installed_extension(BOTH, cluster_type="arc"))
     result = run(tmp_path, api, "--set", "cluster_type=arc", config=BOTH)
     assert result.code == 0, result.stdout
-    relay = finding(result, "Deployment/relayserver")
+    relay = result.finding(CHECK, "Deployment/relayserver")
     assert relay["status"] == "pass"
     assert "cluster_type=arc" in relay["message"]
     assert relay["details"]["cloud_communication"].startswith("Receive the request")
 
     api.remove("deployments", "relayserver", "azureml")
     result = run(tmp_path, api, "--set", "cluster_type=arc", config=BOTH)
-    relay = finding(result, "Deployment/relayserver")
+    relay = result.finding(CHECK, "Deployment/relayserver")
     assert relay["status"] == "fail"
     assert "missing from namespace azureml" in relay["message"]
     assert "cluster_type=arc" in relay["message"]
@@ -174,8 +164,8 @@ def test_relayserver_on_aks_is_mentioned_not_failed(
     api = cluster(kube_api, *installed_extension(BOTH, cluster_type="arc"))
     result = run(tmp_path, api, "--set", "cluster_type=aks", config=BOTH)
     assert result.code == 0, result.stdout
-    assert "Deployment/relayserver" not in statuses(result)
-    summary = finding(result, SUMMARY)
+    assert "Deployment/relayserver" not in result.statuses(CHECK)
+    summary = result.finding(CHECK, SUMMARY)
     assert summary["details"]["not_expected_present"] == ["Deployment/relayserver"]
     assert (
         "present but not expected for this configuration: Deployment/relayserver"
@@ -183,8 +173,8 @@ def test_relayserver_on_aks_is_mentioned_not_failed(
     )
     # without --set cluster_type, relayserver tells Arc apart: it is judged as an Arc component
     result = run(tmp_path, api, config=BOTH)
-    assert finding(result, "Deployment/relayserver")["status"] == "pass"
-    assert finding(result, SUMMARY)["details"]["cluster_type_source"] == "inferred"
+    assert result.finding(CHECK, "Deployment/relayserver")["status"] == "pass"
+    assert result.finding(CHECK, SUMMARY)["details"]["cluster_type_source"] == "inferred"
 
 
 def test_install_volcano_false_expects_no_volcano(
@@ -206,13 +196,13 @@ def test_gpu_daemonsets_expected_when_asked(tmp_path: Path, kube_api: Callable[.
     assert result.code == 0, result.stdout
     gpu = {"DaemonSet/azureml-dcgm-exporter", "DaemonSet/nvidia-device-plugin-daemonset"}
     assert components(result) == dict.fromkeys(COMMON | INFERENCE | gpu, "pass")
-    plugin = finding(result, "DaemonSet/nvidia-device-plugin-daemonset")
+    plugin = result.finding(CHECK, "DaemonSet/nvidia-device-plugin-daemonset")
     assert "installNvidiaDevicePlugin=True (planned, --extension-config)" in plugin["message"]
     assert plugin["details"]["desired"] == 3
 
     # the same cluster judged with the defaults: the GPU DaemonSets are not expected
     result = run(tmp_path, api, config="enableInference=True")
-    assert not gpu & set(statuses(result))
+    assert not gpu & set(result.statuses(CHECK))
 
 
 def test_gpu_daemonset_on_no_gpu_node_warns(tmp_path: Path, kube_api: Callable[..., Any]) -> None:
@@ -224,7 +214,7 @@ def test_gpu_daemonset_on_no_gpu_node_warns(tmp_path: Path, kube_api: Callable[.
     }
     api = cluster(kube_api, *objects, *exporter)
     result = run(tmp_path, api, config=config)
-    dcgm = finding(result, "DaemonSet/azureml-dcgm-exporter")
+    dcgm = result.finding(CHECK, "DaemonSet/azureml-dcgm-exporter")
     assert dcgm["status"] == "warn"
     assert "runs on no node: no GPU node matches" in dcgm["message"]
     assert "kubernetes.azure.com/accelerator=nvidia" in dcgm["message"]
@@ -239,16 +229,16 @@ def test_extension_name_from_param_helm_or_names(
     result = run(tmp_path, api, "--set", "extension_name=ml", config="enableInference=True")
     assert result.code == 0, result.stdout
     assert named <= set(components(result))
-    assert finding(result, SUMMARY)["details"]["extension_name_source"] == "param"
+    assert result.finding(CHECK, SUMMARY)["details"]["extension_name_source"] == "param"
 
     result = run(tmp_path, api, config="enableInference=True")  # Helm's release name
     assert named <= set(components(result))
-    assert finding(result, SUMMARY)["details"]["extension_name_source"] == "helm"
+    assert result.finding(CHECK, SUMMARY)["details"]["extension_name_source"] == "helm"
 
     bare = cluster(kube_api, *installed_extension(name="ml", helm=False))
     result = run(tmp_path, bare, config="enableInference=True")  # {ext}-... names
     assert named <= set(components(result))
-    assert finding(result, SUMMARY)["details"]["extension_name_source"] == "names"
+    assert result.finding(CHECK, SUMMARY)["details"]["extension_name_source"] == "names"
     assert result.code == 0, result.stdout
 
 
@@ -257,13 +247,13 @@ def test_settings_inferred_from_what_runs(tmp_path: Path, kube_api: Callable[...
     result = run(tmp_path, api)
     assert result.code == 0, result.stdout
     assert components(result) == dict.fromkeys(COMMON | TRAINING, "pass")
-    summary = finding(result, SUMMARY)
+    summary = result.finding(CHECK, SUMMARY)
     assert summary["details"]["settings_source"] == "inferred"
     assert summary["details"]["install_settings"]["installVolcano"] is False
     assert "judged from what runs in namespace azureml" in summary["message"]
     assert "aml-operator present" in summary["message"]
     assert "pass --extension-config" in summary["message"]
-    gateway = finding(result, "Deployment/gateway")
+    gateway = result.finding(CHECK, "Deployment/gateway")
     assert gateway["details"]["settings_source"] == "inferred"
 
 
@@ -276,7 +266,7 @@ def test_image_pull_backoff_points_back_at_egress(
     api = cluster(kube_api, *installed_extension(states={"gateway": IMAGE_PULL}))
     result = run(tmp_path, api, config="enableInference=True")
     assert result.code == 1
-    gateway = finding(result, "Deployment/gateway")
+    gateway = result.finding(CHECK, "Deployment/gateway")
     assert gateway["status"] == "fail"
     image = "mcr.microsoft.com/azureml/amlarc/docker/gateway:1.1.63"
     message = gateway["message"]
@@ -308,12 +298,12 @@ def test_err_image_pull_quotes_the_runtime_and_a_foreign_registry(
     gateway = component("Deployment", "gateway", state=IMAGE_PULL, image="quay.io/acme/gw:2")
     api = cluster(kube_api, *objects, *gateway)
     result = run(tmp_path, api, config="enableInference=True")
-    router = finding(result, "Deployment/azureml-fe-v2")
+    router = result.finding(CHECK, "Deployment/azureml-fe-v2")
     assert router["status"] == "fail"
     assert "0/3 replicas ready" in router["message"]
     assert "dial tcp 204.79.197.219:443: i/o timeout" in router["message"]
     assert "and 0 more" not in router["message"]
-    foreign = finding(result, "Deployment/gateway")
+    foreign = result.finding(CHECK, "Deployment/gateway")
     assert "from quay.io" in foreign["message"]
     assert "quay.io is not among the hosts of profile azure-public" in foreign["message"]
     assert "add it to the firewall rules" in foreign["message"]
@@ -325,7 +315,7 @@ def test_crash_loop_counts_restarts_and_gives_the_exit_code(
 ) -> None:
     api = cluster(kube_api, *installed_extension(BOTH, states={"aml-operator": CRASH_LOOP}))
     result = run(tmp_path, api, config=BOTH)
-    operator = finding(result, "Deployment/aml-operator")
+    operator = result.finding(CHECK, "Deployment/aml-operator")
     assert operator["status"] == "fail"
     assert "CrashLoopBackOff" in operator["message"]
     assert "last exit code 1 Error" in operator["message"]
@@ -343,7 +333,7 @@ def test_daemonset_with_one_broken_pod(tmp_path: Path, kube_api: Callable[..., A
     fluent[-1] = component_pod("DaemonSet", "fluent-bit", 2, CRASH_LOOP)
     api = cluster(kube_api, *objects, *fluent)
     result = run(tmp_path, api, config="enableInference=True")
-    daemon = finding(result, "DaemonSet/fluent-bit")
+    daemon = result.finding(CHECK, "DaemonSet/fluent-bit")
     assert daemon["status"] == "fail"
     assert "2/3 scheduled pods ready" in daemon["message"]
     assert sorted(p["ok"] for p in daemon["details"]["pods"]) == [False, True, True]
@@ -355,7 +345,7 @@ def test_router_pending_on_two_nodes_recommends_router_ha_off(
 ) -> None:
     api = cluster(kube_api, *installed_extension(states={"azureml-fe-v2": PENDING}), node_count=2)
     result = run(tmp_path, api, config="enableInference=True")
-    router = finding(result, "Deployment/azureml-fe-v2")
+    router = result.finding(CHECK, "Deployment/azureml-fe-v2")
     assert router["status"] == "fail"
     assert "2/3 replicas ready" in router["message"]
     assert "didn't match pod anti-affinity rules" in router["message"]
@@ -378,7 +368,7 @@ def test_pending_for_cpu_is_foreseen_by_capacity(
     )
     api = cluster(kube_api, *objects, *gateway)
     result = run(tmp_path, api, config="enableInference=True")
-    found = finding(result, "Deployment/gateway")
+    found = result.finding(CHECK, "Deployment/gateway")
     assert found["status"] == "fail"
     assert "3 Insufficient cpu" in found["message"]
     assert found["details"]["foreseen_by"] == [{"check": "nodes.capacity"}]
@@ -393,7 +383,7 @@ def test_missing_component_says_why_it_is_expected(
     api = cluster(kube_api, *installed_extension(missing=["amlarc-identity-proxy"]))
     result = run(tmp_path, api, config="enableInference=True")
     assert result.code == 1
-    proxy = finding(result, "Deployment/amlarc-identity-proxy")
+    proxy = result.finding(CHECK, "Deployment/amlarc-identity-proxy")
     assert proxy["status"] == "fail"
     assert "missing from namespace azureml" in proxy["message"]
     assert (
@@ -412,7 +402,7 @@ def test_ready_component_with_many_restarts_warns(
     status["lastState"] = {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}
     api = cluster(kube_api, *objects, *gateway)
     result = run(tmp_path, api, config="enableInference=True")
-    found = finding(result, "Deployment/gateway")
+    found = result.finding(CHECK, "Deployment/gateway")
     assert found["status"] == "warn"
     assert "restarted 4 times" in found["message"]
     assert "last exit code 137 OOMKilled" in found["message"]
@@ -425,7 +415,7 @@ def test_scaled_to_zero_warns(tmp_path: Path, kube_api: Callable[..., Any]) -> N
     manager = component("Deployment", "metrics-controller-manager", replicas=0)
     api = cluster(kube_api, *objects, *manager)
     result = run(tmp_path, api, config="enableInference=True")
-    found = finding(result, "Deployment/metrics-controller-manager")
+    found = result.finding(CHECK, "Deployment/metrics-controller-manager")
     assert found["status"] == "warn"
     assert "scaled to zero" in found["message"]
     assert "--replicas=1" in found["remediation"]
@@ -448,12 +438,12 @@ def test_stray_pods_are_judged_and_finished_jobs_ignored(
     ]
     api = cluster(kube_api, *installed_extension(), *extra)
     result = run(tmp_path, api, config="enableInference=True")
-    stray = finding(result, "Pod/azureml-pre-install-check-x7k2p")
+    stray = result.finding(CHECK, "Pod/azureml-pre-install-check-x7k2p")
     assert stray["status"] == "fail"
     assert "owned by Job/azureml-pre-install-check" in stray["message"]
     assert "every pod in namespace azureml should be Running" in stray["message"]
     assert stray["details"]["foreseen_by"][0]["target"] == "mcr.microsoft.com"
-    assert "Pod/azureml-post-install-done-p9q" not in statuses(result)
+    assert "Pod/azureml-post-install-done-p9q" not in result.statuses(CHECK)
 
 
 def test_pods_not_readable_warns_with_the_permission(
@@ -462,26 +452,26 @@ def test_pods_not_readable_warns_with_the_permission(
     api = cluster(kube_api, *installed_extension(states={"gateway": IMAGE_PULL}))
     api.inject("pods", verb="list", status=403)
     result = run(tmp_path, api, config="enableInference=True")
-    denied = finding(result, "Pods in namespace azureml")
+    denied = result.finding(CHECK, "Pods in namespace azureml")
     assert denied["status"] == "warn"
     assert "list pods (in namespace azureml)" in denied["remediation"]
     assert denied["details"]["unverified"][0]["kind"] == "forbidden"
-    gateway = finding(result, "Deployment/gateway")
+    gateway = result.finding(CHECK, "Deployment/gateway")
     assert gateway["status"] == "fail"  # judged from the Deployment's own status
     assert "its pods could not be read" in gateway["message"]
-    assert finding(result, "Deployment/azureml-fe-v2")["status"] == "pass"
+    assert result.finding(CHECK, "Deployment/azureml-fe-v2")["status"] == "pass"
 
 
 def test_statefulsets_not_readable_warns(tmp_path: Path, kube_api: Callable[..., Any]) -> None:
     api = cluster(kube_api, *installed_extension())
     api.inject("statefulsets.apps", verb="list", status=403)
     result = run(tmp_path, api, config="enableInference=True")
-    denied = finding(result, "StatefulSets in namespace azureml")
+    denied = result.finding(CHECK, "StatefulSets in namespace azureml")
     assert denied["status"] == "warn"
     assert "list statefulsets.apps (in namespace azureml)" in denied["remediation"]
     assert denied["details"]["components"] == ["StatefulSet/prometheus-prom-prometheus"]
-    assert "StatefulSet/prometheus-prom-prometheus" not in statuses(result)
-    assert finding(result, "DaemonSet/fluent-bit")["status"] == "pass"
+    assert "StatefulSet/prometheus-prom-prometheus" not in result.statuses(CHECK)
+    assert result.finding(CHECK, "DaemonSet/fluent-bit")["status"] == "pass"
 
 
 @pytest.mark.parametrize("with_namespace", [True, False], ids=["empty", "no-namespace"])
@@ -508,12 +498,12 @@ def test_odd_but_valid_objects_are_judged(tmp_path: Path, kube_api: Callable[...
     manager[0]["status"] = {"replicas": 1}
     api = cluster(kube_api, *objects, *fluent, *manager)
     result = run(tmp_path, api, config="enableInference=True")
-    found = statuses(result)
+    found = result.statuses(CHECK)
     assert found["DaemonSet/fluent-bit"] == "warn"  # no status: nothing scheduled
     assert found["Deployment/metrics-controller-manager"] == "fail"
     assert (
         "none of its pods was found"
-        in finding(result, "Deployment/metrics-controller-manager")["message"]
+        in result.finding(CHECK, "Deployment/metrics-controller-manager")["message"]
     )
 
 
@@ -534,7 +524,7 @@ def test_objects_of_the_wrong_types_are_errors_naming_the_field(
     assert "/apis/apps/v1/namespaces/azureml/deployments" in messages
     assert "spec.replicas as a string, not a whole number" in messages
     assert "/api/v1/namespaces/azureml/pods" in messages and "status.phase" in messages
-    assert statuses(result)["DaemonSet/fluent-bit"] == "pass"
+    assert result.statuses(CHECK)["DaemonSet/fluent-bit"] == "pass"
 
 
 # -- settings from Azure Resource Manager ---------------------------------------------------------
@@ -574,13 +564,13 @@ def test_installed_settings_and_name_come_from_arm(
         for t in COMMON | TRAINING
     }
     assert components(result) == dict.fromkeys(expected, "pass")
-    summary = finding(result, SUMMARY)
+    summary = result.finding(CHECK, SUMMARY)
     assert summary["details"]["settings_source"] == "arm"
     assert summary["details"]["extension_name"] == "ml-ext"
     assert summary["details"]["extension_name_source"] == "arm"
     assert summary["details"]["provisioning_state"] == "Succeeded"
     assert "installed settings of extension 'ml-ext'" in summary["message"]
-    operator = finding(result, "Deployment/aml-operator")
+    operator = result.finding(CHECK, "Deployment/aml-operator")
     assert "enableTraining=True (installed settings)" in operator["message"]
     assert token not in (tmp_path / "out" / "report.json").read_text()
 
@@ -588,7 +578,7 @@ def test_installed_settings_and_name_come_from_arm(
     arm.put(extension("ml-ext", aks, config=config, provisioning_state="Creating"))
     api.remove("deployments", "aml-operator", "azureml")
     result = run(tmp_path, api, *args, config="enableInference=True", env=env)
-    operator = finding(result, "Deployment/aml-operator")
+    operator = result.finding(CHECK, "Deployment/aml-operator")
     assert operator["status"] == "warn"
     assert "still in provisioningState Creating" in operator["message"]
 

@@ -27,18 +27,6 @@ def validate(tmp_path: Path, settings: str | None, *args: str) -> Result:
     )
 
 
-def findings(result: Result) -> dict[str | None, dict[str, Any]]:
-    """Findings by target; a target must not appear twice."""
-    found = result.findings(CHECK)
-    by_target = {f["target"]: f for f in found}
-    assert len(by_target) == len(found), [f["target"] for f in found]
-    return by_target
-
-
-def statuses(result: Result) -> dict[str | None, str]:
-    return {target: f["status"] for target, f in findings(result).items()}
-
-
 def assert_actionable(finding: dict[str, Any]) -> None:
     assert finding["message"] and finding["remediation"], finding
     assert finding["docs"] and finding["docs"].startswith("https://learn.microsoft.com/"), finding
@@ -56,8 +44,8 @@ def test_no_settings_is_a_skip_that_says_how(tmp_path: Path) -> None:
 
 def test_a_valid_training_plan_is_one_pass(tmp_path: Path) -> None:
     result = validate(tmp_path, "enableTraining=True")
-    assert statuses(result) == {"--extension-config": "pass"}
-    finding = findings(result)["--extension-config"]
+    assert result.statuses(CHECK) == {"--extension-config": "pass"}
+    finding = result.by_target(CHECK, unique=True)["--extension-config"]
     assert finding["message"].startswith("1 planned setting(s) are valid: training")
     assert finding["details"]["settings"] == {"enableTraining": "True"}
     assert result.code == 0
@@ -71,15 +59,18 @@ def test_values_match_in_any_case_keys_exactly(tmp_path: Path) -> None:
         "enableInference=TRUE inferenceRouterServiceType=LOADBALANCER "
         "allowInsecureConnections=true inferenceRouterHA=FALSE",
     )
-    assert statuses(result) == {"--extension-config": "pass"}
-    assert "router LOADBALANCER with 1 replica" in findings(result)["--extension-config"]["message"]
+    assert result.statuses(CHECK) == {"--extension-config": "pass"}
+    assert (
+        "router LOADBALANCER with 1 replica"
+        in result.by_target(CHECK, unique=True)["--extension-config"]["message"]
+    )
 
     wrong = validate(
         tmp_path,
         "ENABLEINFERENCE=true InferenceRouterServiceType=LOADBALANCER "
         "allowinsecureconnections=TRUE InferenceRouterHA=false",
     )
-    found = findings(wrong)
+    found = wrong.by_target(CHECK, unique=True)
     for given, right in [
         ("ENABLEINFERENCE", "enableInference"),
         ("InferenceRouterServiceType", "inferenceRouterServiceType"),
@@ -93,7 +84,9 @@ def test_values_match_in_any_case_keys_exactly(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("settings", ["enableTraining=False", "installPromOp=False", "a=b"])
 def test_a_workload_must_be_enabled(tmp_path: Path, settings: str) -> None:
-    finding = findings(validate(tmp_path, settings))["enableTraining/enableInference"]
+    finding = validate(tmp_path, settings).by_target(CHECK, unique=True)[
+        "enableTraining/enableInference"
+    ]
     assert finding["status"] == "fail"
     assert finding["message"] == (
         "neither enableTraining nor enableInference is True: the extension would run no workload"
@@ -105,8 +98,8 @@ def test_inference_needs_a_router_service_type(tmp_path: Path) -> None:
     result = validate(
         tmp_path, "enableInference=True allowInsecureConnections=True inferenceRouterHA=False"
     )
-    assert statuses(result) == {"inferenceRouterServiceType": "fail"}
-    finding = findings(result)["inferenceRouterServiceType"]
+    assert result.statuses(CHECK) == {"inferenceRouterServiceType": "fail"}
+    finding = result.by_target(CHECK, unique=True)["inferenceRouterServiceType"]
     assert finding["message"] == (
         "inferenceRouterServiceType is required with enableInference=True"
     )
@@ -117,14 +110,14 @@ def test_inference_needs_a_router_service_type(tmp_path: Path) -> None:
 
 def test_router_service_type_must_be_a_documented_choice(tmp_path: Path) -> None:
     result = validate(tmp_path, HTTP.replace("nodePort", "LoadBalancr"))
-    finding = findings(result)["inferenceRouterServiceType"]
+    finding = result.by_target(CHECK, unique=True)["inferenceRouterServiceType"]
     assert finding["status"] == "fail"
     assert finding["message"] == (
         "inferenceRouterServiceType=LoadBalancr: must be one of loadBalancer, nodePort, "
         "clusterIP (did you mean loadBalancer?)"
     )
     assert finding["details"]["recommend"] == {"inferenceRouterServiceType": "loadBalancer"}
-    finding = findings(validate(tmp_path, HTTP.replace("nodePort", "ingress")))[
+    finding = validate(tmp_path, HTTP.replace("nodePort", "ingress")).by_target(CHECK, unique=True)[
         "inferenceRouterServiceType"
     ]
     assert finding["status"] == "fail" and "recommend" not in finding["details"]
@@ -132,7 +125,7 @@ def test_router_service_type_must_be_a_documented_choice(tmp_path: Path) -> None
 
 def test_booleans_must_be_true_or_false(tmp_path: Path) -> None:
     result = validate(tmp_path, "enableTraining=yes installPromOp=maybe")
-    found = findings(result)
+    found = result.by_target(CHECK, unique=True)
     assert found["enableTraining"]["status"] == "fail"
     assert found["enableTraining"]["message"] == (
         "enableTraining=yes: must be True or False (did you mean True?)"
@@ -145,8 +138,8 @@ def test_booleans_must_be_true_or_false(tmp_path: Path) -> None:
 
 def test_https_needs_a_cname_and_a_certificate(tmp_path: Path) -> None:
     result = validate(tmp_path, INFERENCE)
-    assert statuses(result) == {"sslCname": "fail", "sslSecret": "fail"}
-    found = findings(result)
+    assert result.statuses(CHECK) == {"sslCname": "fail", "sslSecret": "fail"}
+    found = result.by_target(CHECK, unique=True)
     assert found["sslCname"]["message"] == (
         "sslCname is required for HTTPS inference endpoints (allowInsecureConnections=False, "
         "the default): the install's health check reports E40007 INVALID_SSL_SETTING"
@@ -161,11 +154,16 @@ def test_https_needs_a_cname_and_a_certificate(tmp_path: Path) -> None:
         assert_actionable(finding)
 
     explicit = validate(tmp_path, INFERENCE + " allowInsecureConnections=False")
-    assert "(allowInsecureConnections=False)" in findings(explicit)["sslCname"]["message"]
+    assert (
+        "(allowInsecureConnections=False)"
+        in explicit.by_target(CHECK, unique=True)["sslCname"]["message"]
+    )
 
     good = validate(tmp_path, INFERENCE + " sslCname=ml.contoso.com sslSecret=ml-tls")
-    assert statuses(good) == {"--extension-config": "pass"}
-    assert "HTTPS via sslSecret" in findings(good)["--extension-config"]["message"]
+    assert good.statuses(CHECK) == {"--extension-config": "pass"}
+    assert (
+        "HTTPS via sslSecret" in good.by_target(CHECK, unique=True)["--extension-config"]["message"]
+    )
 
 
 def test_pem_files_belong_in_config_protected_and_must_exist(tmp_path: Path) -> None:
@@ -175,8 +173,8 @@ def test_pem_files_belong_in_config_protected_and_must_exist(tmp_path: Path) -> 
     https = INFERENCE + " sslCname=ml.contoso.com"
 
     result = validate(tmp_path, f"{https} sslCertPemFile={cert}")
-    assert statuses(result) == {"sslCertPemFile": "warn", "sslKeyPemFile": "fail"}
-    found = findings(result)
+    assert result.statuses(CHECK) == {"sslCertPemFile": "warn", "sslKeyPemFile": "fail"}
+    found = result.by_target(CHECK, unique=True)
     assert found["sslCertPemFile"]["message"].endswith("it belongs in --config-protected")
     assert found["sslKeyPemFile"]["message"].startswith(
         "sslCertPemFile is given without sslKeyPemFile"
@@ -184,7 +182,7 @@ def test_pem_files_belong_in_config_protected_and_must_exist(tmp_path: Path) -> 
     assert found["sslKeyPemFile"]["details"]["health_check"] == "E40007 INVALID_SSL_SETTING"
 
     both = validate(tmp_path, f"{https} sslCertPemFile={cert} sslKeyPemFile={key}")
-    assert statuses(both) == {"sslCertPemFile": "warn", "sslKeyPemFile": "warn"}
+    assert both.statuses(CHECK) == {"sslCertPemFile": "warn", "sslKeyPemFile": "warn"}
 
     missing = tmp_path / "nowhere" / "key.pem"
     bad = validate(tmp_path, f"{https} sslCertPemFile={tmp_path} sslKeyPemFile={missing}")
@@ -223,22 +221,22 @@ def test_tls_settings_that_conflict_or_are_malformed(tmp_path: Path) -> None:
     assert both[0]["message"].startswith("both sslSecret and sslCertPemFile/sslKeyPemFile")
 
     result = validate(tmp_path, f"{INFERENCE} 'sslCname=not a host!' sslSecret=Bad_Name")
-    found = findings(result)
+    found = result.by_target(CHECK, unique=True)
     assert found["sslCname"]["status"] == "warn"
     assert found["sslCname"]["message"] == "sslCname=not a host! does not look like a DNS name"
     assert found["sslSecret"]["status"] == "fail"
     assert "is not a valid Kubernetes Secret name" in found["sslSecret"]["message"]
 
     result = validate(tmp_path, f"{INFERENCE} sslCname= sslSecret=ml-tls")
-    assert findings(result)["sslCname"]["message"] == "sslCname is empty"
+    assert result.by_target(CHECK, unique=True)["sslCname"]["message"] == "sslCname is empty"
 
 
 def test_internal_load_balancer_only_on_aks(tmp_path: Path) -> None:
     settings = HTTP.replace("nodePort", "loadBalancer") + " internalLoadBalancerProvider=azure"
-    assert statuses(validate(tmp_path, settings)) == {"--extension-config": "pass"}
+    assert validate(tmp_path, settings).statuses(CHECK) == {"--extension-config": "pass"}
 
     result = validate(tmp_path, settings, "--set", "cluster_type=arc")
-    finding = findings(result)["internalLoadBalancerProvider"]
+    finding = result.by_target(CHECK, unique=True)["internalLoadBalancerProvider"]
     assert finding["status"] == "fail"
     assert "E40003 INTERNAL_LOAD_BALANCER_NOT_SUPPORT" in finding["message"]
     assert finding["details"]["health_check"] == "E40003 INTERNAL_LOAD_BALANCER_NOT_SUPPORT"
@@ -247,11 +245,11 @@ def test_internal_load_balancer_only_on_aks(tmp_path: Path) -> None:
 
     # az k8s-extension create refuses it (MutuallyExclusiveArgumentError); a template does not
     node_port = validate(tmp_path, HTTP + " internalLoadBalancerProvider=Azure")
-    finding = findings(node_port)["internalLoadBalancerProvider"]
+    finding = node_port.by_target(CHECK, unique=True)["internalLoadBalancerProvider"]
     assert finding["status"] == "fail", finding
 
     wrong = validate(tmp_path, settings.replace("=azure", "=aws"))
-    assert findings(wrong)["internalLoadBalancerProvider"]["status"] == "fail"
+    assert wrong.by_target(CHECK, unique=True)["internalLoadBalancerProvider"]["status"] == "fail"
 
 
 def test_unknown_keys_are_warned_with_the_nearest_known_one(tmp_path: Path) -> None:
@@ -260,7 +258,7 @@ def test_unknown_keys_are_warned_with_the_nearest_known_one(tmp_path: Path) -> N
         "enableTraining=True enableInferance=True nodeSelector=ml fooBar=1 "
         "nodeSelector.agentpool=ml nodeSelector.kubernetes.io/os=linux",
     )
-    found = findings(result)
+    found = result.by_target(CHECK, unique=True)
     assert {t for t, f in found.items() if f["status"] not in ("pass", "skip")} == {
         "enableInferance",
         "nodeSelector",
@@ -284,7 +282,7 @@ def test_node_selector_keys_and_values_must_be_labels(tmp_path: Path) -> None:
     result = validate(
         tmp_path, "enableTraining=True nodeSelector.-bad=x 'nodeSelector.pool=a b' nodeSelector.=x"
     )
-    found = findings(result)
+    found = result.by_target(CHECK, unique=True)
     assert found["nodeSelector.-bad"]["status"] == "fail"
     assert "is not a valid Kubernetes label key" in found["nodeSelector.-bad"]["message"]
     assert found["nodeSelector."]["status"] == "fail"
@@ -293,7 +291,7 @@ def test_node_selector_keys_and_values_must_be_labels(tmp_path: Path) -> None:
 
 def test_inference_settings_without_inference_have_no_effect(tmp_path: Path) -> None:
     result = validate(tmp_path, "enableTraining=True allowInsecureConnections=True")
-    finding = findings(result)["allowInsecureConnections"]
+    finding = result.by_target(CHECK, unique=True)["allowInsecureConnections"]
     assert finding["status"] == "warn"
     assert finding["message"] == (
         "allowInsecureConnections=True has no effect: it configures inference, and "
@@ -303,7 +301,7 @@ def test_inference_settings_without_inference_have_no_effect(tmp_path: Path) -> 
 
 def test_an_unknown_cluster_type_is_a_warning(tmp_path: Path) -> None:
     result = validate(tmp_path, "enableTraining=True", "--set", "cluster_type=gke")
-    finding = findings(result)["cluster_type"]
+    finding = result.by_target(CHECK, unique=True)["cluster_type"]
     assert finding["status"] == "warn" and "AKS assumed" in finding["message"]
 
 
@@ -318,7 +316,7 @@ def test_cluster_rules_are_skipped_without_a_cluster(tmp_path: Path) -> None:
         "enableInference=True inferenceRouterServiceType=nodePort allowInsecureConnections=True "
         "nodeSelector.agentpool=ml",
     )
-    found = findings(result)
+    found = result.by_target(CHECK, unique=True)
     assert found[None]["status"] == "skip"
     assert found[None]["message"].startswith(
         "not compared with the cluster (inferenceRouterHA against the eligible node count, "
@@ -343,7 +341,7 @@ def test_ha_router_against_the_eligible_nodes(tmp_path: Path, kube_api: Any) -> 
     ha = HTTP.replace(" inferenceRouterHA=False", "")
     two = [node("a"), node("b"), node("c", unschedulable=True)]
     result = against(tmp_path, kube_api, two, ha)
-    finding = findings(result)["inferenceRouterHA"]
+    finding = result.by_target(CHECK, unique=True)["inferenceRouterHA"]
     assert finding["status"] == "fail"
     assert finding["message"].startswith(
         "needs 3 eligible nodes for inferenceRouterHA=True (the default), found 2: the install's "
@@ -354,9 +352,9 @@ def test_ha_router_against_the_eligible_nodes(tmp_path: Path, kube_api: Any) -> 
     assert_actionable(finding)
 
     three = [node("a"), node("b"), node("c")]
-    assert statuses(against(tmp_path, kube_api, three, ha)) == {"--extension-config": "pass"}
+    assert against(tmp_path, kube_api, three, ha).statuses(CHECK) == {"--extension-config": "pass"}
     # HA off: fewer nodes are fine
-    assert statuses(against(tmp_path, kube_api, two, HTTP)) == {"--extension-config": "pass"}
+    assert against(tmp_path, kube_api, two, HTTP).statuses(CHECK) == {"--extension-config": "pass"}
 
 
 def test_node_selector_against_the_nodes_labels(tmp_path: Path, kube_api: Any) -> None:
@@ -364,7 +362,7 @@ def test_node_selector_against_the_nodes_labels(tmp_path: Path, kube_api: Any) -
 
     objects = [node("a", pool="ml"), node("b", pool="ml", labels={"gpu": "yes"}), node("c")]
     result = against(tmp_path, kube_api, objects, HTTP + " nodeSelector.agentpool=gpu")
-    finding = findings(result)["nodeSelector.agentpool"]
+    finding = result.by_target(CHECK, unique=True)["nodeSelector.agentpool"]
     assert finding["status"] == "fail"
     assert finding["message"] == (
         "nodeSelector.agentpool=gpu: no node carries the label agentpool=gpu, so the "
@@ -375,20 +373,23 @@ def test_node_selector_against_the_nodes_labels(tmp_path: Path, kube_api: Any) -
     result = against(
         tmp_path, kube_api, objects, HTTP + " nodeSelector.agentpool=nodepool1 nodeSelector.gpu=yes"
     )
-    finding = findings(result)["nodeSelector"]
+    finding = result.by_target(CHECK, unique=True)["nodeSelector"]
     assert finding["status"] == "fail"
     assert finding["message"].startswith("no node carries all nodeSelector labels together")
 
     result = against(
         tmp_path, kube_api, objects, HTTP + " nodeSelector.agentpool=ml nodeSelector.gpu=yes"
     )
-    assert statuses(result) == {"--extension-config": "pass"}
+    assert result.statuses(CHECK) == {"--extension-config": "pass"}
 
 
 def test_settings_round_trip_through_shell_quoting(tmp_path: Path) -> None:
     settings = shlex.join(["enableTraining=True", "nodeSelector.team=ml-a"])
     # the nodeSelector is compared with the nodes only when there is a cluster: a skip here
-    assert statuses(validate(tmp_path, settings)) == {"--extension-config": "pass", None: "skip"}
+    assert validate(tmp_path, settings).statuses(CHECK) == {
+        "--extension-config": "pass",
+        None: "skip",
+    }
 
 
 def test_a_403_listing_nodes_is_a_skip_naming_the_permission(tmp_path: Path, kube_api: Any) -> None:
@@ -408,7 +409,7 @@ def test_a_403_listing_nodes_is_a_skip_naming_the_permission(tmp_path: Path, kub
         HTTP.replace(" inferenceRouterHA=False", "") + " nodeSelector.pool=ml",
         out=tmp_path / "out",
     )
-    found = findings(result)
+    found = result.by_target(CHECK, unique=True)
     skipped = [f for f in found.values() if f["status"] == "skip"]
     assert skipped, found
     assert "cannot list nodes" in skipped[0]["message"]

@@ -39,10 +39,6 @@ def aged(obj: dict[str, Any], age: dt.timedelta) -> dict[str, Any]:
     return obj
 
 
-def findings(result: Result) -> dict[str, dict[str, Any]]:
-    return result.by_target(CHECK)
-
-
 def test_aks_with_a_provisioned_load_balancer_passes(tmp_path: Path, kube_api: Any) -> None:
     from support.kube_objects import default_namespaces, nodes, service
 
@@ -55,7 +51,7 @@ def test_aks_with_a_provisioned_load_balancer_passes(tmp_path: Path, kube_api: A
     )
     result = run(tmp_path, api, LB, "--set", "cluster_type=aks")
     assert result.code == 0, result.stdout + result.stderr
-    finding = findings(result)["inferenceRouterServiceType"]
+    finding = result.by_target(CHECK)["inferenceRouterServiceType"]
     assert finding["status"] == "pass"
     assert "Azure" in finding["message"]
     assert "kube-system/ingress-nginx-controller -> 20.50.1.2" in finding["message"]
@@ -75,7 +71,7 @@ def test_kind_cluster_without_any_load_balancer_fails_e40001(tmp_path: Path, kub
     )
     result = run(tmp_path, api, LB, "--set", "cluster_type=arc")
     assert result.code == 1
-    finding = findings(result)["inferenceRouterServiceType"]
+    finding = result.by_target(CHECK)["inferenceRouterServiceType"]
     assert finding["status"] == "fail"
     assert "E40001" in finding["message"] and "LOAD_BALANCER_NOT_SUPPORT" in finding["message"]
     assert "kind (2)" in finding["message"]
@@ -110,7 +106,7 @@ def test_on_premises_cluster_with_metallb_pools_passes(tmp_path: Path, kube_api:
     )
     result = run(tmp_path, api, LB, "--set", "cluster_type=arc")
     assert result.code == 0, result.stdout + result.stderr
-    finding = findings(result)["inferenceRouterServiceType"]
+    finding = result.by_target(CHECK)["inferenceRouterServiceType"]
     assert finding["status"] == "pass"
     assert "MetalLB is installed" in finding["message"]
     assert "1 address pool(s)" in finding["message"]
@@ -129,7 +125,7 @@ def test_metallb_without_an_address_pool_fails(tmp_path: Path, kube_api: Any) ->
             daemonset("speaker", "metallb-system"),
         ]
     )
-    finding = findings(run(tmp_path, api, LB))["inferenceRouterServiceType"]
+    finding = run(tmp_path, api, LB).by_target(CHECK)["inferenceRouterServiceType"]
     assert finding["status"] == "fail"
     assert "MetalLB" in finding["message"] and "no address pool" in finding["message"]
     assert "IPAddressPool" in finding["remediation"]
@@ -148,7 +144,7 @@ def test_long_pending_services_warn_with_their_age(tmp_path: Path, kube_api: Any
         ]
     )
     result = run(tmp_path, api, LB)
-    found = findings(result)
+    found = result.by_target(CHECK)
     assert found["inferenceRouterServiceType"]["status"] == "pass"
     pending = found["Service/apps/stuck"]
     assert pending["status"] == "warn"
@@ -162,19 +158,19 @@ def test_internal_load_balancer_only_on_aks(tmp_path: Path, kube_api: Any) -> No
 
     internal = LB + " internalLoadBalancerProvider=azure"
     aks = kube_api(objects=[*default_namespaces(), *nodes(3)])
-    ok = findings(run(tmp_path / "aks", aks, internal))["internalLoadBalancerProvider"]
+    ok = run(tmp_path / "aks", aks, internal).by_target(CHECK)["internalLoadBalancerProvider"]
     assert ok["status"] == "pass"
     assert "azure-load-balancer-internal" in ok["message"]
 
     # cluster_type=arc alone decides it: extension.config reports that, this check defers
-    arc = findings(run(tmp_path / "arc", aks, internal, "--set", "cluster_type=arc"))
+    arc = run(tmp_path / "arc", aks, internal, "--set", "cluster_type=arc").by_target(CHECK)
     assert arc["internalLoadBalancerProvider"]["status"] == "skip"
     assert "E40003" in arc["internalLoadBalancerProvider"]["message"]
 
     onprem = kube_api(
         objects=[*default_namespaces(), onprem_node("n1", "vsphere://4205-aa"), onprem_node("n2")]
     )
-    other = findings(run(tmp_path / "onprem", onprem, internal))
+    other = run(tmp_path / "onprem", onprem, internal).by_target(CHECK)
     assert other["internalLoadBalancerProvider"]["status"] == "fail"
     assert "not AKS nodes" in other["internalLoadBalancerProvider"]["message"]
     internal_finding = other["internalLoadBalancerProvider"]
@@ -202,7 +198,7 @@ def test_forbidden_reads_are_a_warning_not_a_crash(tmp_path: Path, kube_api: Any
     api.inject("nodes", verb="list", status=403)
     api.inject("services", verb="list", status=403)
     result = run(tmp_path, api, LB)
-    finding = findings(result)["inferenceRouterServiceType"]
+    finding = result.by_target(CHECK)["inferenceRouterServiceType"]
     assert finding["status"] == "warn"
     assert "could not verify" in finding["message"]
     assert "list nodes (cluster-wide)" in finding["remediation"]
@@ -212,6 +208,6 @@ def test_k3s_nodes_count_as_servicelb(tmp_path: Path, kube_api: Any) -> None:
     from support.kube_objects import default_namespaces
 
     api = kube_api(objects=[*default_namespaces(), onprem_node("pi-1", "k3s://pi-1")])
-    finding = findings(run(tmp_path, api, LB))["inferenceRouterServiceType"]
+    finding = run(tmp_path, api, LB).by_target(CHECK)["inferenceRouterServiceType"]
     assert finding["status"] == "pass"
     assert "k3s ServiceLB" in finding["message"]

@@ -167,13 +167,6 @@ def assert_no_key_material(result: Result, *pems: bytes) -> None:
             assert line not in text
 
 
-def by_target(result: Result) -> dict[str, dict[str, Any]]:
-    findings = result.findings("extension.tls")
-    targets = [f["target"] for f in findings]
-    assert len(targets) == len(set(targets)), targets
-    return {f["target"]: f for f in findings}
-
-
 # -- pure logic ----------------------------------------------------------------------------------
 
 
@@ -270,7 +263,7 @@ def test_valid_chain_and_key_pass_without_a_cluster(
     key = write(tmp_path, "key.pem", leaf.key_pem())
     result = run_tls(tmp_path, files_config(cert, key))
     assert result.code == 0, result.stdout + result.stderr
-    found = by_target(result)
+    found = result.by_target("extension.tls", unique=True)
     assert set(found) == {"sslCertPemFile", "sslKeyPemFile", "sslCname"}
     assert {f["status"] for f in found.values()} == {"pass"}
     cert_details = found["sslCertPemFile"]["details"]
@@ -295,7 +288,7 @@ def test_expired_certificate_fails_with_e40007(tmp_path: Path, intermediate: Iss
     key = write(tmp_path, "key.pem", leaf.key_pem())
     result = run_tls(tmp_path, files_config(cert, key))
     assert result.code == 1
-    finding = by_target(result)["sslCertPemFile"]
+    finding = result.by_target("extension.tls", unique=True)["sslCertPemFile"]
     assert finding["status"] == "fail"
     assert "expired" in finding["message"] and "5 day(s) ago" in finding["message"]
     assert "E40007" in finding["message"]
@@ -313,7 +306,7 @@ def test_certificate_expiring_in_ten_days_warns_with_days_left(
     result = run_tls(tmp_path, files_config(cert, key), "--fail-on", "warn")
     assert result.code == 1
     assert result.report()["summary"]["verdict"] == "warn"
-    finding = by_target(result)["sslCertPemFile"]
+    finding = result.by_target("extension.tls", unique=True)["sslCertPemFile"]
     assert finding["status"] == "warn"
     assert "expires in 10 day(s)" in finding["message"]
     assert finding["details"]["days_left"] == 10
@@ -323,7 +316,9 @@ def test_certificate_not_yet_valid_fails(tmp_path: Path, intermediate: Issued) -
     leaf = issue(issuer=intermediate, not_before=NOW + dt.timedelta(days=3))
     cert = write(tmp_path, "cert.pem", chain_pem(leaf, intermediate))
     key = write(tmp_path, "key.pem", leaf.key_pem())
-    finding = by_target(run_tls(tmp_path, files_config(cert, key)))["sslCertPemFile"]
+    finding = run_tls(tmp_path, files_config(cert, key)).by_target("extension.tls", unique=True)[
+        "sslCertPemFile"
+    ]
     assert finding["status"] == "fail"
     assert "not valid yet" in finding["message"]
 
@@ -336,7 +331,7 @@ def test_wrong_cname_fails_and_names_what_the_certificate_covers(
     key = write(tmp_path, "key.pem", leaf.key_pem())
     result = run_tls(tmp_path, files_config(cert, key))
     assert result.code == 1
-    found = by_target(result)
+    found = result.by_target("extension.tls", unique=True)
     assert found["sslCertPemFile"]["status"] == "pass"
     assert found["sslKeyPemFile"]["status"] == "pass"
     name = found["sslCname"]
@@ -356,7 +351,9 @@ def test_wildcard_certificate_covers_exactly_one_label(
     leaf = issue(("*.contoso.com",), issuer=intermediate)
     cert = write(tmp_path, "cert.pem", chain_pem(leaf, intermediate))
     key = write(tmp_path, "key.pem", leaf.key_pem())
-    finding = by_target(run_tls(tmp_path, files_config(cert, key, cname)))["sslCname"]
+    finding = run_tls(tmp_path, files_config(cert, key, cname)).by_target(
+        "extension.tls", unique=True
+    )["sslCname"]
     assert finding["status"] == status, finding["message"]
     assert finding["details"]["matched_by"] == "san"
 
@@ -367,7 +364,9 @@ def test_cn_only_certificate_is_a_warning_that_says_so(
     leaf = issue((CNAME,), san=False, issuer=intermediate)
     cert = write(tmp_path, "cert.pem", chain_pem(leaf, intermediate))
     key = write(tmp_path, "key.pem", leaf.key_pem())
-    finding = by_target(run_tls(tmp_path, files_config(cert, key)))["sslCname"]
+    finding = run_tls(tmp_path, files_config(cert, key)).by_target("extension.tls", unique=True)[
+        "sslCname"
+    ]
     assert finding["status"] == "warn"
     assert finding["details"]["matched_by"] == "cn"
     assert (
@@ -383,7 +382,7 @@ def test_mismatched_key_fails_with_fingerprint_not_key(
     key = write(tmp_path, "key.pem", stranger.key_pem())
     result = run_tls(tmp_path, files_config(cert, key))
     assert result.code == 1
-    finding = by_target(result)["sslKeyPemFile"]
+    finding = result.by_target("extension.tls", unique=True)["sslKeyPemFile"]
     assert finding["status"] == "fail"
     assert "does not belong to the certificate" in finding["message"]
     assert leaf.cert.fingerprint(hashes.SHA256()).hex(":").upper() in finding["message"]
@@ -401,7 +400,7 @@ def test_passphrase_protected_key_fails(
     key = write(tmp_path, "key.pem", encrypted)
     result = run_tls(tmp_path, files_config(cert, key))
     assert result.code == 1
-    finding = by_target(result)["sslKeyPemFile"]
+    finding = result.by_target("extension.tls", unique=True)["sslKeyPemFile"]
     assert finding["status"] == "fail"
     assert "PEM file with pass phrase protected isn't supported" in finding["message"]
     assert finding["details"]["encrypted"] is True
@@ -422,7 +421,7 @@ def test_garbage_files_fail_as_malformed(tmp_path: Path) -> None:
     )
     result = run_tls(tmp_path, files_config(cert, key))
     assert result.code == 1
-    found = by_target(result)
+    found = result.by_target("extension.tls", unique=True)
     assert found["sslCertPemFile"]["status"] == "fail"
     assert "malformed" in found["sslCertPemFile"]["message"]
     assert found["sslKeyPemFile"]["status"] == "fail"
@@ -436,7 +435,9 @@ def test_self_signed_certificate_warns(tmp_path: Path) -> None:
     leaf = issue()
     cert = write(tmp_path, "cert.pem", leaf.cert_pem)
     key = write(tmp_path, "key.pem", leaf.key_pem())
-    finding = by_target(run_tls(tmp_path, files_config(cert, key)))["sslCertPemFile"]
+    finding = run_tls(tmp_path, files_config(cert, key)).by_target("extension.tls", unique=True)[
+        "sslCertPemFile"
+    ]
     assert finding["status"] == "warn"
     assert "self-signed" in finding["message"]
 
@@ -447,7 +448,7 @@ def test_unreadable_or_missing_files_are_skipped_with_the_setting_as_target(
     # whether the settings are complete and the paths exist is extension.config's verdict;
     # extension.tls says what it could not look at, and still checks the half it has
     result = run_tls(tmp_path / "a", files_config(tmp_path / "nope.pem", None))
-    found = by_target(result)
+    found = result.by_target("extension.tls", unique=True)
     assert found["sslCertPemFile"]["status"] == "skip"
     assert "does not exist" in found["sslCertPemFile"]["message"]
     assert found["sslKeyPemFile"]["status"] == "skip"
@@ -455,7 +456,9 @@ def test_unreadable_or_missing_files_are_skipped_with_the_setting_as_target(
 
     leaf = issue(issuer=intermediate, not_after=NOW - dt.timedelta(days=1))
     cert = write(tmp_path, "cert.pem", chain_pem(leaf, intermediate))
-    alone = by_target(run_tls(tmp_path / "b", files_config(cert, None, cname=None)))
+    alone = run_tls(tmp_path / "b", files_config(cert, None, cname=None)).by_target(
+        "extension.tls", unique=True
+    )
     assert alone["sslCertPemFile"]["status"] == "fail"  # expired, even without the key
     assert alone["sslKeyPemFile"]["status"] == "skip"
     assert alone["sslCname"]["status"] == "skip"
@@ -509,7 +512,7 @@ def secret_config(name: str = "inference-tls", cname: str = CNAME) -> str:
 def secret_finding(result: Result, name: str = "inference-tls", entry: str = "") -> dict[str, Any]:
     """The finding about the secret (``entry=""``) or one of its entries ("cert.pem")."""
     target = f"Secret/azureml/{name}" + (f":{entry}" if entry else "")
-    return by_target(result)[target]
+    return result.by_target("extension.tls", unique=True)[target]
 
 
 def test_secret_with_valid_certificate_passes(
@@ -532,7 +535,7 @@ def test_secret_with_valid_certificate_passes(
     assert result.code == 0, result.stdout + result.stderr
     assert secret_finding(result, entry="cert.pem")["status"] == "pass"
     assert secret_finding(result, entry="key.pem")["status"] == "pass"
-    assert by_target(result)["sslCname"]["status"] == "pass"
+    assert result.by_target("extension.tls", unique=True)["sslCname"]["status"] == "pass"
     # neither the key nor the base64 the API returned leaks into any output
     assert_no_key_material(result, key_pem)
     text = all_output(result)

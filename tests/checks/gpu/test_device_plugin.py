@@ -10,13 +10,14 @@ from support.kube_objects import daemonset, namespace, node, pod
 
 from tests.clirun import Result, run_cluster
 
+CHECK = "gpu.device-plugin"
 AKS_PLUGIN = "nvidia-device-plugin-daemonset"
 GPU_TOLERATION = {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}
 
 
 def run(tmp_path: Path, kube_api: Any, objects: list[dict[str, Any]], *args: str) -> Result:
     api = kube_api(objects=objects)
-    return run_cluster(api, tmp_path, "--check", "gpu.device-plugin", *args, formats="json,md")
+    return run_cluster(api, tmp_path, "--check", CHECK, *args, formats="json,md")
 
 
 def gpu_node(name: str, gpus: int = 4, size: str = "Standard_NC64as_T4_v3", **kw: Any) -> dict:
@@ -61,10 +62,6 @@ def plugin(
     return [ds, *pods]
 
 
-def by_target(result: Result) -> dict[str, dict[str, Any]]:
-    return result.by_target("gpu.device-plugin")
-
-
 def test_gpu_node_without_a_plugin_recommends_installing_one(tmp_path: Path, kube_api: Any) -> None:
     bare = node(
         "aks-gpu-0",
@@ -75,7 +72,7 @@ def test_gpu_node_without_a_plugin_recommends_installing_one(tmp_path: Path, kub
     )
     result = run(tmp_path, kube_api, [namespace("kube-system"), bare, node("aks-cpu-0")])
     assert result.code == 1, result.stdout + result.stderr
-    found = by_target(result)
+    found = result.by_target(CHECK)
     assert set(found) == {"aks-gpu-0", "installNvidiaDevicePlugin", "installDcgmExporter"}
     gpu = found["aks-gpu-0"]
     assert gpu["status"] == "fail"
@@ -108,7 +105,7 @@ def test_aks_plugin_ready_passes_and_a_planned_second_one_is_refused(
         "--extension-config",
         "enableInference=True installNvidiaDevicePlugin=True",
     )
-    found = by_target(result)
+    found = result.by_target(CHECK)
     for name in ("aks-gpu-0", "aks-gpu-1"):
         assert found[name]["status"] == "pass", found[name]["message"]
     message = found["aks-gpu-0"]["message"]
@@ -133,7 +130,7 @@ def test_aks_plugin_ready_passes_and_a_planned_second_one_is_refused(
 def test_reusing_the_plugin_passes(tmp_path: Path, kube_api: Any) -> None:
     objects = [gpu_node("aks-gpu-0"), *plugin(("aks-gpu-0", True))]
     result = run(tmp_path, kube_api, objects, "--extension-config", "enableInference=True")
-    setting = by_target(result)["installNvidiaDevicePlugin"]
+    setting = result.by_target(CHECK)["installNvidiaDevicePlugin"]
     assert setting["status"] == "pass" and "reuses the device plugin" in setting["message"]
     assert "recommend" not in setting["details"]
 
@@ -145,7 +142,7 @@ def test_plugin_pod_not_ready_on_one_node(tmp_path: Path, kube_api: Any) -> None
         *plugin(("aks-gpu-0", True), ("aks-gpu-1", "CrashLoopBackOff")),
     ]
     result = run(tmp_path, kube_api, objects)
-    found = by_target(result)
+    found = result.by_target(CHECK)
     assert found["aks-gpu-0"]["status"] == "pass"
     sick = found["aks-gpu-1"]
     assert sick["status"] == "fail"
@@ -159,7 +156,7 @@ def test_capacity_four_allocatable_zero(tmp_path: Path, kube_api: Any) -> None:
     unhealthy = gpu_node("aks-gpu-0")
     unhealthy["status"]["allocatable"]["nvidia.com/gpu"] = "0"
     result = run(tmp_path, kube_api, [unhealthy, *plugin(("aks-gpu-0", True))])
-    finding = by_target(result)["aks-gpu-0"]
+    finding = result.by_target(CHECK)["aks-gpu-0"]
     assert finding["status"] == "fail"
     assert "nvidia.com/gpu capacity 4 but allocatable 0" in finding["message"]
     assert finding["details"]["gpu_capacity"] == 4 and finding["details"]["gpu_allocatable"] == 0
@@ -168,7 +165,7 @@ def test_capacity_four_allocatable_zero(tmp_path: Path, kube_api: Any) -> None:
 def test_fewer_gpus_than_the_vm_size_has(tmp_path: Path, kube_api: Any) -> None:
     short = gpu_node("aks-gpu-0", gpus=3)
     result = run(tmp_path, kube_api, [short, *plugin(("aks-gpu-0", True))])
-    finding = by_target(result)["aks-gpu-0"]
+    finding = result.by_target(CHECK)["aks-gpu-0"]
     assert finding["status"] == "fail"
     assert "only 3 of 4 GPUs allocatable" in finding["message"]
 
@@ -186,7 +183,7 @@ def test_mig_mixed_strategy(tmp_path: Path, kube_api: Any) -> None:
         resources["nvidia.com/mig-1g.10gb"] = "21"
         resources["nvidia.com/mig-3g.40gb"] = "2"
     result = run(tmp_path, kube_api, [mig, *plugin(("aks-a100-0", True))])
-    finding = by_target(result)["aks-a100-0"]
+    finding = result.by_target(CHECK)["aks-a100-0"]
     assert finding["status"] == "pass", finding["message"]
     assert finding["message"].startswith(
         "MIG (mixed strategy): 21x nvidia.com/mig-1g.10gb, 2x nvidia.com/mig-3g.40gb allocatable"
@@ -206,7 +203,7 @@ def test_mig_single_strategy_counts_instances(tmp_path: Path, kube_api: Any) -> 
         labels={"nvidia.com/mig.strategy": "single"},
     )
     result = run(tmp_path, kube_api, [single, *plugin(("aks-a100-0", True))])
-    finding = by_target(result)["aks-a100-0"]
+    finding = result.by_target(CHECK)["aks-a100-0"]
     assert finding["status"] == "pass", finding["message"]
     assert "MIG (single strategy): 28 nvidia.com/gpu" in finding["message"]
 
@@ -215,16 +212,16 @@ def test_plugin_that_does_not_tolerate_the_gpu_taint(tmp_path: Path, kube_api: A
     tainted = gpu_node("aks-gpu-0", taints=["nvidia.com/gpu=present:NoSchedule"])
     objects = [tainted, gpu_node("aks-gpu-1"), *plugin(("aks-gpu-1", True))]
     result = run(tmp_path, kube_api, objects)
-    finding = by_target(result)["aks-gpu-0"]
+    finding = result.by_target(CHECK)["aks-gpu-0"]
     assert finding["status"] == "fail"
     assert "no device plugin pod runs on this node" in finding["message"]
     assert "taint nvidia.com/gpu=present:NoSchedule not tolerated" in finding["message"]
-    assert by_target(result)["aks-gpu-1"]["status"] == "pass"
+    assert result.by_target(CHECK)["aks-gpu-1"]["status"] == "pass"
 
 
 def test_no_gpu_nodes_is_a_skip(tmp_path: Path, kube_api: Any) -> None:
     result = run(tmp_path, kube_api, [node("aks-cpu-0"), node("aks-cpu-1")])
-    (finding,) = result.findings("gpu.device-plugin")
+    (finding,) = result.findings(CHECK)
     assert finding["status"] == "skip" and finding["message"].startswith("no GPU nodes")
     assert result.code == 0
 
@@ -232,7 +229,7 @@ def test_no_gpu_nodes_is_a_skip(tmp_path: Path, kube_api: Any) -> None:
 def test_amd_sizes_are_not_nvidia_gpu_nodes(tmp_path: Path, kube_api: Any) -> None:
     amd = node("aks-mi300-0", instance_type="Standard_ND96isr_MI300X_v5")
     result = run(tmp_path, kube_api, [amd])
-    assert [f["status"] for f in result.findings("gpu.device-plugin")] == ["skip"]
+    assert [f["status"] for f in result.findings(CHECK)] == ["skip"]
 
 
 def test_existing_dcgm_exporter_and_a_planned_second_one(tmp_path: Path, kube_api: Any) -> None:
@@ -248,7 +245,7 @@ def test_existing_dcgm_exporter_and_a_planned_second_one(tmp_path: Path, kube_ap
         "--extension-config",
         "enableTraining=True installDcgmExporter=True",
     )
-    dcgm = by_target(result)["installDcgmExporter"]
+    dcgm = result.by_target(CHECK)["installDcgmExporter"]
     assert dcgm["status"] == "warn" and "publish the same metrics twice" in dcgm["message"]
     assert dcgm["details"]["recommend"] == {"installDcgmExporter": "False"}
     assert "installDcgmExporter=False" in result.report()["recommendation"]["command"]
@@ -257,7 +254,7 @@ def test_existing_dcgm_exporter_and_a_planned_second_one(tmp_path: Path, kube_ap
 def test_dcgm_left_off_on_purpose_is_respected(tmp_path: Path, kube_api: Any) -> None:
     objects = [gpu_node("aks-gpu-0"), *plugin(("aks-gpu-0", True))]
     result = run(tmp_path, kube_api, objects, "--extension-config", "installDcgmExporter=False")
-    dcgm = by_target(result)["installDcgmExporter"]
+    dcgm = result.by_target(CHECK)["installDcgmExporter"]
     assert dcgm["status"] == "pass" and "recommend" not in dcgm["details"]
 
 
@@ -271,7 +268,7 @@ def test_gpus_advertised_without_a_daemonset(tmp_path: Path, kube_api: Any) -> N
         "--extension-config",
         "installNvidiaDevicePlugin=True",
     )
-    found = by_target(result)
+    found = result.by_target(CHECK)
     assert found["aks-gpu-0"]["status"] == "pass"
     assert "outside Kubernetes" in found["aks-gpu-0"]["message"]
     setting = found["installNvidiaDevicePlugin"]
@@ -286,7 +283,7 @@ def test_pods_are_listed_once_per_plugin_with_its_selector(tmp_path: Path, kube_
             *plugin(*((f"aks-gpu-{i}", True) for i in range(3))),
         ]
     )
-    result = run_cluster(api, tmp_path, "--check", "gpu.device-plugin", formats="json")
+    result = run_cluster(api, tmp_path, "--check", CHECK, formats="json")
     assert result.code == 0, result.stdout
     pod_calls = [r for r in api.requests if r.resource == "pods"]
     assert len(pod_calls) == 1
@@ -311,8 +308,8 @@ def test_plugin_pods_outside_kube_system_under_the_shipped_rbac(
     )
     cluster, namespaced = rbac_rules()
     api.set_rbac(cluster, namespaced=namespaced)
-    result = run_cluster(api, tmp_path, "--check", "gpu.device-plugin", formats="json")
-    found = by_target(result)
+    result = run_cluster(api, tmp_path, "--check", CHECK, formats="json")
+    found = result.by_target(CHECK)
     node_finding = found["aks-gpu-0"]
     assert node_finding["status"] == "pass", node_finding["message"]
     assert f"DaemonSet/gpu-operator/{AKS_PLUGIN} 2/2 ready" in node_finding["message"]
