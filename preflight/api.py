@@ -36,6 +36,15 @@ JSON read from outside is judged with ``jsonshape`` (``loads`` with size and dep
 check lets escape becomes an ``error`` finding with that message. ``ctx.kube.list``/``get`` check
 each resource against ``kubeshapes`` (``shape=kubeshapes.OBJECT`` to judge odd objects yourself).
 
+A check that reads a file the user names on the command line (``--instance-types FILE``,
+``--deployment FILE``: ``options.INPUT_OPTIONS``) gets its path from ``ctx.input_file(name)``
+and declares ``input_validators = {name: validate}``: ``validate(path)`` raises ``ValueError``
+(or ``UsageError``) with one line, ``FILE:LINE: problem``, when the file cannot be used, and the
+engine makes that exit 2 before any check runs. ``yamlfile`` reads such files safely (size,
+depth and alias bounds) with the line of every key (``yamlfile.where(mapping, key)``). A
+collection too big to keep (every pod of a large cluster) is read with ``ctx.kube.stream``, one
+``limit``/``continue`` page in memory at a time.
+
 A check that runs another program uses ``run_command`` / ``run_command_async``: the program runs
 in its own process group, bounded, and is killed with its children on timeout, on the run's
 deadline, on SIGINT/SIGTERM and at exit; ``CommandResult.failure()`` names it for a message.
@@ -45,7 +54,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from preflight import jsonshape
+from preflight import jsonshape, yamlfile
 from preflight.clients import kubeshapes
 from preflight.clients.arm import ArmError, parse_resource_id
 from preflight.clients.dns import UNUSABLE, Resolution, classify_address
@@ -61,6 +70,7 @@ from preflight.clients.trust import (
 )
 from preflight.concurrency import run_in_daemon_thread
 from preflight.context import Context, Host, split_host_port
+from preflight.errors import UsageError
 from preflight.jsonshape import ShapeError
 from preflight.kube.explain import explain
 from preflight.kube.image import preflight_command
@@ -140,6 +150,8 @@ __all__ = [
     "redact_url",
     "ShapeError",
     "jsonshape",
+    "UsageError",
+    "yamlfile",
     "kubeshapes",
 ]
 

@@ -84,6 +84,9 @@ class RunOptions:
     concurrency: int = 64
     #: the cluster the kubeconfig points at (server URL, CA), when one was given
     kube_target: KubeTarget | None = None
+    #: input files named by run options (``--instance-types FILE``): option name -> path,
+    #: already judged by the checks' ``input_validators``
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,11 @@ class Context:
     def param(self, name: str, default: str | None = None) -> str | None:
         value = self.params.get(name)
         return value if value not in (None, "") else default
+
+    def input_file(self, name: str) -> str | None:
+        """The path given to the run option ``name`` (``"deployment"`` for ``--deployment``),
+        or None when it was not given."""
+        return self.options.inputs.get(name) or None
 
     def scenario_active(self, scenario: str) -> bool:
         """A scenario with a condition in the profile (``arc: "cluster_type=arc"``) is active

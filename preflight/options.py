@@ -464,6 +464,22 @@ RUN: tuple[Option, ...] = (
         metavar="TEXT",
     ),
     Option(
+        "instance_types",
+        ("--instance-types",),
+        ReadableFile(),
+        "Planned InstanceType objects (YAML: one, several documents, or a List), checked with "
+        "those in the cluster.",
+        metavar="FILE",
+    ),
+    Option(
+        "deployment",
+        ("--deployment",),
+        ReadableFile(),
+        "Planned online deployment: a v1 deploymentconfig.json or a v2 Kubernetes online "
+        "deployment YAML.",
+        metavar="FILE",
+    ),
+    Option(
         "out",
         ("--out",),
         Text("a directory"),
@@ -513,6 +529,9 @@ RUN: tuple[Option, ...] = (
 )
 
 BY_NAME = {option.name: option for option in RUN}
+#: options naming an input file that checks read (``Check.input_validators`` judge it before
+#: the run starts; ``Context.input_file`` hands the path to the check)
+INPUT_OPTIONS = ("instance_types", "deployment")
 
 
 def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -726,6 +745,29 @@ def validate_parameters(values: Mapping[str, str], registry: Any) -> None:
                 continue  # the check meets the value again when it runs and reports there
 
 
+def validate_inputs(values: Mapping[str, Any], registry: Any) -> dict[str, str]:
+    """The input files given (``INPUT_OPTIONS``: option name -> path), each judged by the
+    ``input_validators`` the checks declare for it (UsageError, exit 2, naming the flag and the
+    validator's ``FILE:LINE: problem``). Every registered check's validators run, not only the
+    selected ones, as for ``--set`` files."""
+    inputs = {name: str(values[name]) for name in INPUT_OPTIONS if values.get(name)}
+    seen: set[tuple[str, int]] = set()
+    for check in registry.checks.values():
+        for name, validate in (getattr(check, "input_validators", None) or {}).items():
+            path = inputs.get(name)
+            if path is None or not callable(validate) or (name, id(validate)) in seen:
+                continue
+            seen.add((name, id(validate)))
+            flag = BY_NAME[name].flag if name in BY_NAME else f"--{name.replace('_', '-')}"
+            try:
+                validate(path)
+            except (ValueError, UsageError) as exc:
+                raise UsageError(f"{flag} {_bare(exc)}") from None
+            except OSError as exc:
+                raise UsageError(f"{flag} {path}: cannot read: {exc.strerror or exc}") from None
+    return inputs
+
+
 def validate_services(profile: Any, registry: Any) -> None:
     """Every ``service:`` a profile host names is one some check knows (else exit 2, naming
     the file and line): a typo must not silently turn a registry into a generic host."""
@@ -791,6 +833,7 @@ def prepare(values: Mapping[str, Any], *, mode: str = "run") -> Prepared:
     validate_services(profile, registry)
     parameters = parse_set(values.get("set") or (), known_parameters(profile, registry))
     validate_parameters(parameters, registry)
+    inputs = {} if probe else validate_inputs(values, registry)
     phase = registry_module.validate_phase(parameters.get("phase"))
     include = tuple(values.get("check") or ())
     if probe and not include:
@@ -829,6 +872,7 @@ def prepare(values: Mapping[str, Any], *, mode: str = "run") -> Prepared:
             "kube_context": values.get("context"),
             "dry_run": bool(values.get("dry_run")),
             "in_cluster": bool(values.get("in_cluster")),
+            "inputs": inputs,
         }
     options = RunOptions(
         profile=profile,

@@ -42,6 +42,13 @@ class Check:
     #: value cannot be used. The engine turns that into exit 2 ("--set KEY=VALUE: reason"), so a
     #: malformed input file never costs a run. A validator must be quick and have no effects.
     validators: ClassVar[dict[str, Callable[[str], object]]] = {}
+    #: input files named by run options that this check reads (``"instance_types"`` for
+    #: ``--instance-types FILE``; see ``options.INPUT_OPTIONS``), each with a function of the
+    #: path that raises ValueError or UsageError with one line (``FILE:LINE: problem``) when the
+    #: file cannot be used. The engine calls it before the run starts, whichever checks are
+    #: selected, and turns that into exit 2 (``--instance-types FILE:LINE: problem``); the check
+    #: reads the file with ``ctx.input_file(name)``. Quick, and without effects.
+    input_validators: ClassVar[dict[str, Callable[[str], object]]] = {}
     #: when in the life of the installation the check means something: ``"before"`` (the
     #: default run, which prepares an install) and/or ``"after"`` (``--set phase=after``, which
     #: verifies one). A check of what an install creates says ``("after",)``; one that judges

@@ -124,8 +124,8 @@ def load_all(text: str, label: str) -> list[tuple[Any, int]]:
 def _marked(exc: Any, label: str) -> str:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or exc.context or "invalid YAML"
-    if exc.context_mark is not None and "end of stream" in problem:
-        # an unclosed quote or bracket: point at where it was opened
+    if exc.context_mark is not None and ("end of stream" in problem or "<stream end>" in problem):
+        # an unclosed quote or bracket: point at where it was opened (not past the last line)
         mark = exc.context_mark
         problem = f"{problem} {exc.context or ''}".strip()
     where_ = f"{label}:{mark.line + 1}" if mark else label

@@ -433,6 +433,28 @@ class KubeClient:
         )
         return items
 
+    def stream(
+        self,
+        path: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int = PAGE_SIZE,
+        shape: jsonshape.Shape | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a collection, one page (``limit``/``continue``) in memory at a time:
+        for collections too big to keep (every pod of a large cluster), read once by one
+        reader and summed as they pass. Not cached. Each item is checked against ``shape`` as
+        in ``list``; KubeError ``malformed`` names the first bad item."""
+        item_shape = shape or _item_shape(path)
+        endpoint = f"GET {path}"
+        for index, item in enumerate(self._pages(path, label_selector, field_selector, page_size)):
+            try:
+                item_shape.validate(item, f"items[{index}]", endpoint)
+            except jsonshape.ShapeError as exc:
+                raise malformed(exc, path) from None
+            yield item
+
     @staticmethod
     def _check_items(path: str, items: Sequence[Any], shape: jsonshape.Shape) -> bool:
         endpoint = f"GET {path}"
