@@ -28,6 +28,7 @@ from preflight.api import Context, Fact, KubeError
 from preflight.checks._shared.plan import Plan
 
 NODES_PATH = "/api/v1/nodes"
+GPU_RESOURCE = "nvidia.com/gpu"
 #: names listed per exclusion reason in a finding's details; the rest are counted
 MAX_NAMES = 50
 GIB = 1024**3
@@ -246,6 +247,11 @@ class NodeState:
     memory_allocatable: float
     cpu_capacity: float
     memory_capacity: float
+    #: the node's labels (what an InstanceType's nodeSelector matches)
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    #: allocatable ``nvidia.com/gpu`` (whole GPUs) and pod slots (``pods``; 110 when unread)
+    gpu_allocatable: float = 0.0
+    pods_allocatable: float = 110.0
 
     @property
     def eligible(self) -> bool:
@@ -337,6 +343,7 @@ def assess(
             Exclusion("resources", "no readable allocatable cpu/memory in the node's status")
         )
     cpu_alloc, mem_alloc = cpu_alloc or 0.0, mem_alloc or 0.0
+    pods = parse_quantity(allocatable.get("pods"))
     return NodeState(
         name,
         tuple(reasons),
@@ -344,6 +351,9 @@ def assess(
         mem_alloc,
         cpu_cap if cpu_cap is not None else cpu_alloc,
         mem_cap if mem_cap is not None else mem_alloc,
+        labels if isinstance(labels, Mapping) else {},
+        parse_quantity(allocatable.get(GPU_RESOURCE)) or 0.0,
+        pods if pods is not None else 110.0,
     )
 
 

@@ -1,7 +1,8 @@
 """The Azure ML extension, planned and installed. Before an install: ``extension.config``
 (config.py), ``extension.conflicts`` (conflicts.py), ``extension.ownership`` (ownership.py),
 ``extension.network-policy`` (network_policy.py, with netpol.py), ``extension.tls`` (tls.py,
-with certs.py), ``extension.loadbalancer`` (loadbalancer.py) and the corrected-command summary
+with certs.py), ``extension.loadbalancer`` (loadbalancer.py), ``extension.instance-types``
+(instance_types.py: the cluster's and the planned InstanceTypes) and the corrected-command summary
 (recommendation.py). After it: ``extension.installed`` (installed.py, reading resource.py),
 ``extension.components`` (components.py, with the table components_table.py) and
 ``extension.healthcheck`` (healthcheck.py). Both: ``extension.helm-history`` (helm_history.py),
@@ -22,6 +23,7 @@ from preflight.checks.extension import (
     healthcheck,
     helm_history,
     installed,
+    instance_types,
     loadbalancer,
     network_policy,
     ownership,
@@ -41,6 +43,7 @@ CHECKS = [
     *device_plugins.CHECKS,
     *tls.CHECKS,
     *loadbalancer.CHECKS,
+    *instance_types.CHECKS,
     *recommendation.CHECKS,
     *installed.CHECKS,
     *components.CHECKS,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import trustme
+from support.amlarc_objects import hpa, instance_type, instance_type_crd
 from support.azureml_objects import CRASH_LOOP, installed_extension
 from support.kube_objects import (
     clusterrole,
@@ -42,6 +43,11 @@ from support.runtime_plugin import run as incluster_run
 
 from tests.clirun import preflight
 
+#: a planned deployment: deployment.config lists the HPAs of its namespace, deployment.capacity
+#: every active pod
+DEPLOYMENT = (
+    Path(__file__).resolve().parents[1] / "data" / "deployments" / "kubernetes-green-deployment.yml"
+)
 SETTINGS = (
     "enableTraining=True enableInference=True inferenceRouterServiceType=loadBalancer "
     "sslSecret=azureml-tls sslCname=ml.contoso.com"
@@ -100,6 +106,15 @@ def busy_cluster() -> list[dict[str, Any]]:
                 "reports-test-success": "Status: Passed Name: info",
             },
         ),
+        # extension.instance-types and deployment.*: the InstanceType CRD, one of its objects,
+        # and an HPA in the planned deployment's namespace
+        instance_type_crd(),
+        instance_type(
+            "cpusmall",
+            requests={"cpu": "100m", "memory": "100Mi"},
+            limits={"cpu": "1", "memory": "1Gi"},
+        ),
+        hpa("web", "default", "web"),
     ]
 
 
@@ -128,6 +143,8 @@ def run_everything(api: Any, tmp_path: Path) -> list[Any]:
             "egress.*",
             "--extension-config",
             SETTINGS,
+            "--deployment",
+            str(DEPLOYMENT),
             "--format",
             "json",
             *(("--set", "phase=after") if phase == "after" else ()),
