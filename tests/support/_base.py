@@ -176,6 +176,64 @@ class BackgroundServer:
                 return
 
 
+class ForegroundDaemon(BackgroundServer):
+    """A real daemon (tinyproxy, squid, dnsmasq) run in the foreground on a free loopback port.
+
+    Between picking a free port and the daemon binding it another process may take it: then the
+    daemon is started again on a new port (five tries), whatever else goes wrong ends the tries
+    with its diagnostics. Subclasses say how to launch it and when it is ready."""
+
+    daemon = "daemon"
+    #: markers in the diagnostics that mean "the port was taken": try another
+    bind_errors: tuple[str, ...] = ()
+    #: the daemon also listens on the UDP port of the same number (DNS)
+    udp_too = False
+    start_timeout: float = 10.0
+    proc: subprocess.Popen[bytes] | None = None
+
+    def _launch(self) -> tuple[list[str], Path]:  # pragma: no cover - abstract
+        """Prepare this try's files (``self.port`` is set); the command and its output file."""
+        raise NotImplementedError
+
+    def _ready(self) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _diagnostics(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _cleanup_files(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _kill(self) -> None:
+        proc, self.proc = self.proc, None
+        terminate_process(proc)
+
+    def _ready_or_dead(self) -> bool:
+        return self.proc is None or self.proc.poll() is not None or self._ready()
+
+    def _start(self) -> None:
+        last_error = ""
+        for _ in range(5):
+            self.port = pick_free_port(udp_too=self.udp_too)
+            command, output = self._launch()
+            with open(output, "wb") as out:
+                self.proc = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            if wait_until(self._ready_or_dead, self.start_timeout) and self._ready():
+                return
+            last_error = self._diagnostics()
+            self._kill()
+            if not any(marker in last_error for marker in self.bind_errors):
+                break
+        self._cleanup_files()
+        raise RuntimeError(f"{self.daemon} did not start on {LOOPBACK}:{self.port}:\n{last_error}")
+
+
 def support_threads() -> list[threading.Thread]:
     """Live threads started by support servers (for leak assertions)."""
     return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]

@@ -46,12 +46,10 @@ from pathlib import Path
 
 from ._base import (
     LOOPBACK,
-    BackgroundServer,
-    pick_free_port,
+    ForegroundDaemon,
     port_accepts,
     tail,
     terminate_process,
-    wait_until,
 )
 from .dns_server import CNAME, Query, RecordSpec
 from .proxy import ToolUnavailable
@@ -71,8 +69,12 @@ def _find_binary() -> str | None:
     return shutil.which("dnsmasq") or shutil.which("dnsmasq", path="/usr/sbin:/sbin")
 
 
-class Dnsmasq(BackgroundServer):
+class Dnsmasq(ForegroundDaemon):
     """A dnsmasq subprocess answering from a table (see module docstring)."""
+
+    daemon = "dnsmasq"
+    bind_errors = _BIND_ERRORS
+    udp_too = True
 
     def __init__(
         self,
@@ -151,32 +153,16 @@ class Dnsmasq(BackgroundServer):
             *self.extra_args,
         ]
 
-    def _start(self) -> None:
-        last = ""
-        rc: int | None = None
-        for _ in range(5):
-            self.port = pick_free_port(udp_too=True)
-            self.log_path.unlink(missing_ok=True)
-            with open(self.log_path, "wb") as log:
-                self.proc = subprocess.Popen(
-                    self.command(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            if wait_until(self._ready_or_dead, self.start_timeout) and self._ready():
-                return
-            last = tail(self.log_path)
-            rc = self.proc.poll()
-            terminate_process(self.proc)
-            self.proc = None
-            if not any(marker in last for marker in _BIND_ERRORS):
-                break
+    def _launch(self) -> tuple[list[str], Path]:
+        self.log_path.unlink(missing_ok=True)
+        return self.command(), self.log_path
+
+    def _diagnostics(self) -> str:
+        rc = None if self.proc is None else self.proc.poll()
+        return f"exit code {rc}:\n{' '.join(self.command())}\n{tail(self.log_path)}"
+
+    def _cleanup_files(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
-        raise RuntimeError(
-            f"dnsmasq did not start (exit code {rc}):\n{' '.join(self.command())}\n{last}"
-        )
 
     def _ready(self) -> bool:
         return (
@@ -185,9 +171,6 @@ class Dnsmasq(BackgroundServer):
             and "started, version" in tail(self.log_path, 50)
             and port_accepts(self.host, self.port)
         )
-
-    def _ready_or_dead(self) -> bool:
-        return self.proc is None or self.proc.poll() is not None or self._ready()
 
     def _stop(self) -> None:
         terminate_process(self.proc)

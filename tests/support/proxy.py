@@ -57,11 +57,9 @@ from typing import Any
 from ._base import (
     LOOPBACK,
     BackgroundServer,
+    ForegroundDaemon,
     close_quietly,
-    pick_free_port,
     tail,
-    terminate_process,
-    wait_until,
 )
 
 __all__ = ["MiniConnectProxy", "ProxyRequest", "Tinyproxy", "ToolUnavailable"]
@@ -111,8 +109,11 @@ class _ProxyBase(BackgroundServer):
         return [r.target for r in self.requests if r.method == "CONNECT"]
 
 
-class Tinyproxy(_ProxyBase):
+class Tinyproxy(ForegroundDaemon, _ProxyBase):
     """The real tinyproxy on a free loopback port (see module docstring)."""
+
+    daemon = "tinyproxy"
+    bind_errors = _BIND_ERRORS
 
     def __init__(
         self,
@@ -178,29 +179,11 @@ class Tinyproxy(_ProxyBase):
         return ["unshare", "--mount", "sh", "-c", script, "sh", str(self.hosts_path), *cmd]
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def _start(self) -> None:
-        last_error = ""
-        for _ in range(5):
-            self.port = pick_free_port()
-            self.conf_path.write_text(self.config_text())
-            for path in (self.log_path, self.stderr_path):
-                path.unlink(missing_ok=True)
-            with open(self.stderr_path, "wb") as err:
-                self.proc = subprocess.Popen(
-                    self._command(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=err,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            if wait_until(self._ready_or_dead, self.start_timeout) and self._ready():
-                return
-            last_error = self._diagnostics()
-            self._kill()
-            if not any(marker in last_error for marker in _BIND_ERRORS):
-                break
-        self._cleanup_files()
-        raise RuntimeError(f"tinyproxy did not start on {LOOPBACK}:{self.port}:\n{last_error}")
+    def _launch(self) -> tuple[list[str], Path]:
+        self.conf_path.write_text(self.config_text())
+        for path in (self.log_path, self.stderr_path):
+            path.unlink(missing_ok=True)
+        return self._command(), self.stderr_path
 
     def _ready(self) -> bool:
         return (
@@ -209,19 +192,12 @@ class Tinyproxy(_ProxyBase):
             and _READY_MARK in tail(self.log_path, 200)
         )
 
-    def _ready_or_dead(self) -> bool:
-        return self.proc is None or self.proc.poll() is not None or self._ready()
-
     def _diagnostics(self) -> str:
         rc = None if self.proc is None else self.proc.poll()
         return (
             f"exit code: {rc}\n--- config ---\n{self.config_text()}"
             f"--- log tail ---\n{tail(self.log_path)}\n--- stderr ---\n{tail(self.stderr_path)}"
         )
-
-    def _kill(self) -> None:
-        proc, self.proc = self.proc, None
-        terminate_process(proc)
 
     def _cleanup_files(self) -> None:
         if self._own_workdir:

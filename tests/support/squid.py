@@ -101,7 +101,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._base import LOOPBACK, pick_free_port, tail, terminate_process, wait_until
+from ._base import LOOPBACK, ForegroundDaemon, tail, terminate_process, wait_until
 from .proxy import ProxyRequest, ToolUnavailable, _ProxyBase
 
 __all__ = ["DEBIAN_SAFE_PORTS", "SQUID_HOSTNAME", "Squid", "SquidRequest", "squid_available"]
@@ -168,8 +168,11 @@ def _sha512_crypt(password: str) -> str:
     raise ToolUnavailable("cannot hash a password for basic_ncsa_auth (no libcrypt, no openssl)")
 
 
-class Squid(_ProxyBase):
+class Squid(ForegroundDaemon, _ProxyBase):
     """The real squid on a free loopback port (see module docstring)."""
+
+    daemon = "squid"
+    bind_errors = _BIND_ERRORS
 
     def __init__(
         self,
@@ -287,27 +290,16 @@ class Squid(_ProxyBase):
             os.chown(self.workdir, self._user.pw_uid, self._user.pw_gid)
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def _start(self) -> None:
-        last_error = ""
-        for _ in range(5):
-            self.port = pick_free_port()
-            self._write_files()
-            with open(self.stderr_path, "wb") as err:
-                self.proc = subprocess.Popen(
-                    [self.binary, "-N", "-f", str(self.conf_path), "-n", f"pf{self.port}"],
-                    stdin=subprocess.DEVNULL,
-                    stdout=err,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            if wait_until(self._ready_or_dead, self.start_timeout) and self._ready():
-                return
-            last_error = self._diagnostics()
-            self._kill()
-            if not any(marker in last_error for marker in _BIND_ERRORS):
-                break
-        self._cleanup_files()
-        raise RuntimeError(f"squid did not start on {LOOPBACK}:{self.port}:\n{last_error}")
+    def _launch(self) -> tuple[list[str], Path]:
+        self._write_files()
+        return [
+            self.binary,
+            "-N",
+            "-f",
+            str(self.conf_path),
+            "-n",
+            f"pf{self.port}",
+        ], self.stderr_path
 
     def _ready(self) -> bool:
         return (
@@ -315,9 +307,6 @@ class Squid(_ProxyBase):
             and self.proc.poll() is None
             and _READY_MARK in tail(self.cache_log_path, 400)
         )
-
-    def _ready_or_dead(self) -> bool:
-        return self.proc is None or self.proc.poll() is not None or self._ready()
 
     def _diagnostics(self) -> str:
         rc = None if self.proc is None else self.proc.poll()
