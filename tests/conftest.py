@@ -11,6 +11,14 @@ Factories (call them as often as needed inside one test)::
         dns = dns_server(records={"mcr.microsoft.com": "127.0.0.1"})
         proxy = tinyproxy(connect_ports=[tls.port])
         # preflight run --nameserver dns.address --ca-bundle ca_bundle --proxy proxy.url ...
+
+The suite mirrors the code: tests/engine (preflight/), tests/checks/<family> (checks/<family>),
+tests/reports, tests/profiles, and tests/support_tests (the fakes' own tests). What several test
+files need is written once: running the real CLI and reading its report in ``tests/clirun.py``
+(``preflight``, ``run_cluster``, ``run_profile``, ``host_profile``, ``Result.finding``/``only``/
+``by_target``, ``one_line_exit_2``, ``assert_actionable``), the fakes and builders in
+``tests/support/`` (``azure_run``, ``runtime_plugin``, ``leftovers``, ``chromium``, ...), the
+fixtures here.
 """
 
 from __future__ import annotations
