@@ -1,8 +1,8 @@
-"""Planned online deployments (``--deployment FILE``): ``deployment.config`` (config.py, with
-the rules in rules.py: does the plan keep the documented rules, does an HPA wait for it) and
-``deployment.capacity`` (capacity.py, with usage.py: do its replicas fit the free room of the
-nodes its instance type selects). plan_file.py reads a v1 ``deploymentconfig.json`` or a v2
-Kubernetes online deployment YAML.
+"""Planned online deployments (``--deployment FILE``): ``deployment.config`` (config.py, with the
+rules in rules_v1.py and rules_v2.py and what they share in issues.py: does the plan keep the
+documented rules, does an HPA wait for it) and ``deployment.capacity`` (capacity.py, with
+usage.py: do its replicas fit the free room of the nodes its instance type selects).
+plan_file.py reads a v1 ``deploymentconfig.json`` or a v2 Kubernetes online deployment YAML.
 
 Registered as the entry point ``deployment`` of the group ``preflight.checks`` (pyproject.toml).
 """

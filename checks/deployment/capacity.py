@@ -63,8 +63,8 @@ from preflight.checks.deployment.config import (
     known_instance_types,
     load_plan,
 )
+from preflight.checks.deployment.issues import ROUTER_DOCS
 from preflight.checks.deployment.plan_file import DeploymentPlan, validate
-from preflight.checks.deployment.rules import ROUTER_DOCS
 from preflight.checks.deployment.usage import Usage, gather
 
 MIB = 1024**2
@@ -451,9 +451,10 @@ def _short(
         details["largest_node_holds"] = 0
     else:
         add = math.ceil(rest / per_node)
+        gpus = f", {model.gpu_allocatable:g} {GPU_RESOURCE}" if replica.gpu else ""
         fixes.append(
-            f"add {add} node(s) like {model.name} ({model.size_text()}, {per_node} replicas "
-            f"each when empty)" + (f" labelled {labels}" if labels else "")
+            f"add {add} node(s) like {model.name} ({model.size_text()}{gpus}, {per_node} "
+            "replicas each when empty)" + (f" labelled {labels}" if labels else "")
         )
         details["nodes_to_add"] = add
         details["largest_node_holds"] = per_node

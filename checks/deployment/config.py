@@ -1,9 +1,10 @@
 """``deployment.config``: does the planned online deployment (``--deployment FILE``) keep the
 documented rules, and is the cluster free of what would fight it?
 
-The rules and their sources are in rules.py (v1 ``deploymentconfig.json``: seed 000's table,
-azureml-core's own validation, the scoring-timeout range; v2 online deployment YAML: the schema
-page, the instance-type page's ``resources`` rules, the quotas page's names and timeout). Each
+The rules are in rules_v1.py (v1 ``deploymentconfig.json``: seed 000's table, azureml-core's
+own validation, the scoring-timeout range) and rules_v2.py (v2 online deployment YAML: the
+schema page, the instance-type page's ``resources`` rules, the quotas page's names and timeout);
+issues.py names their sources. Each
 broken rule is one finding targeted by the deployment's name (v2 ``name``; v1 the file name
 without extension), with the file and line, the fix and the rule's source; a deployment that
 keeps them all is one ``pass`` naming the defaults it relies on.
@@ -34,16 +35,10 @@ from preflight.checks._shared.instance_types import (
     validate_file,
 )
 from preflight.checks._shared.kube_reads import list_all, unverified
+from preflight.checks.deployment.issues import ROUTER_DOCS, V1_DOCS, V2_DOCS, Issue
 from preflight.checks.deployment.plan_file import DeploymentPlan, load, validate
-from preflight.checks.deployment.rules import (
-    ROUTER_DOCS,
-    V1_DOCS,
-    V1_RULES,
-    V2_DOCS,
-    V2_RULES,
-    Issue,
-    v2_instance_type,
-)
+from preflight.checks.deployment.rules_v1 import V1_RULES
+from preflight.checks.deployment.rules_v2 import V2_RULES, v2_instance_type
 
 NAMESPACE_PARAM = "deployment_namespace"
 NAMESPACE_HELP = (

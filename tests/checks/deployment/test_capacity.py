@@ -278,7 +278,10 @@ scale_settings: {type: default}
         "smallgpu (pool=gpu) selects" in finding["message"]
     )
     assert finding["details"]["resources_from"].startswith("instance type smallgpu")
-    assert "add 2 node(s) like gpu-0" in finding["remediation"]
+    assert (
+        "add 2 node(s) like gpu-0 (16 vCPU / 64.0 GiB, 2 nvidia.com/gpu, 2 replicas"
+        in finding["remediation"]
+    )
     assert "labelled pool=gpu" in finding["remediation"]
 
 
