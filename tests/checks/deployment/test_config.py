@@ -84,6 +84,7 @@ def test_v1_auth_and_autoscaler_rules(tmp_path: Path) -> None:
             "targetUtilization": 170,
             "refreshPeriodInSeconds": 0,
         },
+        "keys": {"primaryKey": "pr1mary-K3y-never-shown", "secondaryKey": "s3condary-K3y"},
     }
     result = run(tmp_path, write(tmp_path, "both.json", config))
     found = by_concern(result)
@@ -98,6 +99,9 @@ def test_v1_auth_and_autoscaler_rules(tmp_path: Path) -> None:
     assert "autoScaler.refreshPeriodInSeconds is 0; the minimum is 1" in scaler
     assert "numReplicas is 0: it must be above 0" in messages(result, "replicas")
     assert "compute-type" not in found  # "AKS": compared without case, as the SDK does
+    report = (tmp_path / "out" / "report.json").read_text()
+    for text in (report, result.stdout, result.stderr):  # the auth keys are secrets
+        assert "pr1mary-K3y" not in text and "s3condary-K3y" not in text
 
 
 def test_v1_token_auth_alone_is_a_warning(tmp_path: Path) -> None:
