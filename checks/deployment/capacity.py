@@ -175,23 +175,37 @@ class DeploymentCapacity(Check):
                 ]
         try:
             nodes = survey(ctx)
+        except KubeError as exc:
+            return [self._unreadable(target, exc)]
+        try:
             usage = gather(ctx)
         except KubeError as exc:
-            failure = kube_error(exc)
-            assert failure is not None
-            kind, message, remedy = failure
-            return [
-                Finding.errored(
-                    target,
-                    f"cannot read the cluster's nodes and pods: {message}",
-                    remedy,
-                    kind=kind,
-                )
-            ]
+            if exc.kind == "forbidden":  # lacks a grant: say which (a skip, not an error)
+                return [
+                    Finding.skipped(
+                        target,
+                        "cannot size the deployment: listing the pods of every namespace is "
+                        f"not allowed ({exc.message})",
+                        "apply deploy/rbac-capacity.yaml (list pods, cluster-wide) beside "
+                        "deploy/rbac.yaml, or run with credentials that may list pods",
+                        kind=exc.kind,
+                    )
+                ]
+            return [self._unreadable(target, exc)]
         need = needed(plan, rps, seconds)
         replica = per_replica(plan, instance_type)
         extension = Plan(ctx.extension_settings)
         return [judge(target, plan, need, replica, instance_type, nodes, usage, extension)]
+
+    @staticmethod
+    def _unreadable(target: str | None, exc: KubeError) -> Finding:
+        """The nodes or pods could not be read: no conclusion about the deployment."""
+        failure = kube_error(exc)
+        assert failure is not None
+        kind, message, remedy = failure
+        return Finding.errored(
+            target, f"cannot read the cluster's nodes and pods: {message}", remedy, kind=kind
+        )
 
 
 def needed(plan: DeploymentPlan | None, rps: str | None, seconds: str | None) -> Need:

@@ -28,6 +28,8 @@ from support.kube_objects import (
     serviceaccount,
 )
 from support.rbac import (
+    ALL_MANIFESTS,
+    CAPACITY,
     MANIFESTS,
     RUNNER,
     Attributes,
@@ -155,7 +157,7 @@ def run_everything(api: Any, tmp_path: Path) -> list[Any]:
 
 
 def test_manifest_is_read_only_and_bound() -> None:
-    docs = documents()
+    docs = documents(*ALL_MANIFESTS)
     kinds = [d["kind"] for d in docs]
     assert "ClusterRole" in kinds and "ClusterRoleBinding" in kinds
     for doc in docs:
@@ -177,14 +179,18 @@ def test_every_call_is_allowed_and_every_grant_is_used(tmp_path: Path, kube_api:
     for result in run_everything(api, tmp_path):
         assert result.code in (0, 1), result.stderr
     calls = attributes_of(api)
-    rules = [r for m in MANIFESTS for r in load_rules(m)]
+    rules = [r for m in ALL_MANIFESTS for r in load_rules(m)]
     assert not denied(rules, calls), "calls the shipped RBAC does not allow"
     assert not unused(rules, calls), "grants no call needs (not least privilege)"
+    # the cluster-wide pod list is deployment.capacity's alone, in its own optional manifest
+    base = [r for m in MANIFESTS for r in load_rules(m)]
+    pods = [c for c in calls if c.resource == "pods" and c.verb == "list"]
+    assert {c.namespace for c in denied(base, pods)} == {""}, "only the cluster-wide list"
 
 
 def test_fake_server_enforcing_the_manifest_answers_no_403(tmp_path: Path, kube_api: Any) -> None:
     api = kube_api(busy_cluster())
-    cluster, namespaced = rbac_rules()
+    cluster, namespaced = rbac_rules(*ALL_MANIFESTS)
     api.set_rbac(cluster, namespaced=namespaced)
     results = run_everything(api, tmp_path)
     forbidden = [r for r in api.requests if r.status == 403]
@@ -355,3 +361,23 @@ def test_fake_server_enforcing_the_runner_manifest_answers_no_403(
         for n in api.objects("namespaces")
         if n["metadata"]["name"].endswith(result.report()["run"]["id"])
     ], "the run deleted its own namespace through its RoleBinding"
+
+
+def test_without_the_capacity_grant_only_deployment_capacity_skips_naming_it(
+    tmp_path: Path, kube_api: Any
+) -> None:
+    """deploy/rbac.yaml alone: listing every pod is refused, deployment.capacity says which
+    manifest grants it (a skip: it lacks what it needs), and no other check is affected."""
+    api = kube_api(busy_cluster())
+    cluster, namespaced = rbac_rules()
+    api.set_rbac(cluster, namespaced=namespaced)
+    before = run_everything(api, tmp_path)[0]
+    capacity = before.only("deployment.capacity")
+    assert capacity["status"] == "skip", capacity
+    assert CAPACITY.name in capacity["remediation"]
+    others = [
+        f
+        for f in before.findings()
+        if f["check"] != "deployment.capacity" and "forbidden" in json.dumps(f).lower()
+    ]
+    assert not others, others

@@ -151,6 +151,10 @@ def _exercises(rule: Rule, verb: str, target: str, call: Attributes) -> bool:
 # -- the shipped manifests -----------------------------------------------------------------------
 #: the read-only access of every check (deploy/rbac.yaml) and the extension's own (rbac-azureml)
 MANIFESTS = [ROOT / "deploy" / "rbac.yaml", ROOT / "deploy" / "rbac-azureml.yaml"]
+#: the optional grant deployment.capacity needs (pods listed cluster-wide)
+CAPACITY = ROOT / "deploy" / "rbac-capacity.yaml"
+#: everything a run may be granted
+ALL_MANIFESTS = [*MANIFESTS, CAPACITY]
 #: what a run that creates pods needs besides (deploy/rbac-runner.yaml)
 RUNNER = ROOT / "deploy" / "rbac-runner.yaml"
 
@@ -160,12 +164,14 @@ def documents(*paths: Path) -> list[dict[str, Any]]:
     return [d for m in paths or MANIFESTS for d in yaml.safe_load_all(m.read_text()) if d]
 
 
-def rbac_rules() -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """(every ClusterRole rule, every Role's rules by namespace) of MANIFESTS: what the fake API
-    server enforces with ``set_rbac``."""
+def rbac_rules(
+    *paths: Path,
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """(every ClusterRole rule, every Role's rules by namespace) of ``paths`` (default
+    MANIFESTS): what the fake API server enforces with ``set_rbac``."""
     cluster: list[dict[str, Any]] = []
     namespaced: dict[str, list[dict[str, Any]]] = {}
-    for doc in documents():
+    for doc in documents(*paths):
         if doc["kind"] == "ClusterRole":
             cluster += doc["rules"]
         elif doc["kind"] == "Role":
