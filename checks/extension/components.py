@@ -20,40 +20,42 @@ Pods of the namespace that belong to no expected component are judged on their o
 Reads (namespace ``azureml`` only): list deployments, daemonsets and statefulsets (apps/v1) and
 list pods (v1). The ARM read of the cluster's extensions is shared with ``extension.installed``,
 which also reports its problems: here a failed read only means falling back.
+
+The namespace's reads are in ``components_namespace``, the choice of configuration in
+``components_configuration`` and what a failing pod's reason means in
+``components_pod_failures``; this module judges each component.
 """
 
 from __future__ import annotations
 
-import collections
-import fnmatch
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.api import Check, Context, Finding, Status, kubeshapes, run_in_daemon_thread
-from preflight.checks._shared.kube_reads import HELM_RELEASE_NAME, Read, list_all, meta, unverified
+from preflight.api import Check, Context, Finding, Status, run_in_daemon_thread
+from preflight.checks._shared.kube_reads import Read, unverified
 from preflight.checks._shared.plan import (
-    DEFAULT_EXTENSION_NAME,
-    DOCS_RESOURCES,
     DOCS_SETTINGS,
     DOCS_TROUBLESHOOT,
     EXTENSION_NAME_PARAM,
     NAMESPACE,
-    Plan,
-    cluster_type_of,
 )
-from preflight.checks._shared.pods import (
-    PodState,
-    as_dict,
-    as_int,
-    as_list,
-    as_str,
-    image_registry,
-    name_of,
-    pod_state,
-    pods_of,
-    trim,
+from preflight.checks._shared.pods import PodState, as_dict, name_of, pod_state, pods_of
+from preflight.checks.extension.components_configuration import (
+    Installation,
+    cluster_args,
+    installation,
+)
+from preflight.checks.extension.components_namespace import (
+    Namespace,
+    read_namespace,
+    workload_conditions,
+    workload_counts,
+)
+from preflight.checks.extension.components_pod_failures import (
+    Explanation,
+    PodExplainer,
+    cloud_hint,
+    pods_text,
+    sentences,
 )
 from preflight.checks.extension.components_table import (
     COMPONENTS,
@@ -61,232 +63,19 @@ from preflight.checks.extension.components_table import (
     DEPLOYMENT,
     DOCS_COMPONENTS,
     DOCS_VERIFY,
-    INFERENCE_MARKERS,
     INSTALL_SETTINGS,
     KINDS,
-    NAMED_TEMPLATES,
     STATEFULSET,
-    TRAINING_MARKERS,
     ComponentSpec,
-    Configuration,
     expected_components,
-    setting_text,
 )
-from preflight.checks.extension.resource import InstalledExtension, read_extensions
+from preflight.checks.extension.resource import read_extensions
 
 #: a ready component whose pods restarted this often (in all) gets a warning
 RESTART_WARN = 3
-#: pods named in a message (all of them are in details)
-PODS_NAMED = 4
 
-PLURALS = {DEPLOYMENT: "deployments", DAEMONSET: "daemonsets", STATEFULSET: "statefulsets"}
 CLUSTER_TEXT = {"aks": "AKS", "arc": "an Azure Arc-enabled cluster"}
 SHORT = {DEPLOYMENT: "deployment", DAEMONSET: "daemonset", STATEFULSET: "statefulset"}
-
-PULL_REASONS = {
-    "ImagePullBackOff",
-    "ErrImagePull",
-    "ErrImageNeverPull",
-    "InvalidImageName",
-    "RegistryUnavailable",
-}
-CRASH_REASONS = {
-    "CrashLoopBackOff",
-    "Error",
-    "OOMKilled",
-    "RunContainerError",
-    "StartError",
-    "ContainerCannotRun",
-}
-CONFIG_REASONS = {"CreateContainerConfigError", "CreateContainerError"}
-_AUTH_WORDS = ("unauthorized", "401", "403", "authentication required", "denied", "forbidden")
-_MISSING_WORDS = ("not found", "manifest unknown", "name unknown", "does not exist")
-_NODES_RE = re.compile(r"(\d+)/(\d+) nodes are available")
-_SCHEDULING_RE = re.compile(r"nodes are available: (?P<body>.*?)(?:\. preemption:|\.$|$)")
-
-
-@dataclass
-class Namespace:
-    """What namespace azureml holds: one read per kind of workload, and its pods."""
-
-    workloads: dict[str, Read]  # kind -> Read
-    pods: Read
-
-    def items(self, kind: str) -> list[dict[str, Any]]:
-        read = self.workloads.get(kind)
-        return [o for o in read.items if isinstance(o, dict)] if read else []
-
-    def find(self, kind: str, name: str) -> dict[str, Any] | None:
-        return next((o for o in self.items(kind) if name_of(o) == name), None)
-
-    def has(self, name: str) -> bool:
-        return any(self.find(kind, name) is not None for kind in KINDS)
-
-    @property
-    def pod_items(self) -> list[dict[str, Any]]:
-        return [p for p in self.pods.items if isinstance(p, dict)]
-
-    @property
-    def failed(self) -> list[Read]:
-        return [r for r in [*self.workloads.values(), self.pods] if not r.ok]
-
-    @property
-    def empty(self) -> bool:
-        """Every workload list was read and none holds anything."""
-        reads = self.workloads.values()
-        return all(r.ok for r in reads) and not any(self.items(k) for k in KINDS)
-
-
-SHAPES = {
-    "Deployment": kubeshapes.DEPLOYMENT,
-    "DaemonSet": kubeshapes.DAEMONSET,
-    "StatefulSet": kubeshapes.STATEFULSET,
-}
-
-
-def read_namespace(ctx: Context) -> Namespace:
-    """Four namespace-scoped lists (blocking: run it off the event loop)."""
-    workloads = {
-        kind: list_all(
-            ctx,
-            f"{kind}s in namespace {NAMESPACE}",
-            "apps/v1",
-            PLURALS[kind],
-            namespace=NAMESPACE,
-            # the documented types: an answer that breaks them is not the API server's, and
-            # the components it lists are unverified (an error naming the field)
-            shape=SHAPES[kind],
-        )
-        for kind in KINDS
-    }
-    pods = list_all(
-        ctx,
-        f"Pods in namespace {NAMESPACE}",
-        "v1",
-        "pods",
-        namespace=NAMESPACE,
-        shape=kubeshapes.POD,
-    )
-    return Namespace(workloads, pods)
-
-
-# -- pods --------------------------------------------------------------------------------------
-
-
-# -- which configuration ---------------------------------------------------------------------
-
-
-@dataclass
-class Installation:
-    """The configuration judged, the extension's name and where each came from."""
-
-    config: Configuration
-    extension: str
-    extension_source: str  # param | arm | helm | names | default
-    cluster_type_source: str  # param | arm | inferred | default
-    notes: list[str] = field(default_factory=list)
-    arm: InstalledExtension | None = None
-
-    @property
-    def source(self) -> str:
-        return self.config.source
-
-
-def installation(
-    ctx: Context, namespace: Namespace, installed: InstalledExtension | None
-) -> Installation:
-    """The installed settings (ARM), else the planned ones, else what runs in the namespace."""
-    notes: list[str] = []
-    cluster_type, cluster_source = _cluster_type(ctx, namespace)
-    settings: Mapping[str, str] | None = None
-    if installed is not None:
-        if _names_scenario(installed.settings):
-            settings, source = installed.settings, "arm"
-        else:
-            notes.append(
-                f"the installed settings of extension {installed.name!r} name neither "
-                "enableTraining nor enableInference (passed as protected settings?)"
-            )
-    if settings is None and ctx.extension_settings:
-        settings, source = dict(ctx.extension_settings), "extension-config"
-    if settings is not None:
-        config = Configuration(Plan(settings), source, cluster_type)
-    else:
-        config = _inferred(namespace, cluster_type, notes)
-    name, name_source = _extension_name(ctx, namespace, installed)
-    return Installation(config, name, name_source, cluster_source, notes, installed)
-
-
-def _names_scenario(settings: Mapping[str, str]) -> bool:
-    keys = {k.lower() for k in settings}
-    return "enabletraining" in keys or "enableinference" in keys
-
-
-def _inferred(namespace: Namespace, cluster_type: str, notes: list[str]) -> Configuration:
-    """Training where aml-operator runs, inference where the router or inference operator does;
-    each install* setting True when one of its components is present."""
-    training = [n for n in TRAINING_MARKERS if namespace.has(n)]
-    inference = [n for n in INFERENCE_MARKERS if namespace.has(n)]
-    settings = {
-        "enableTraining": "True" if training else "False",
-        "enableInference": "True" if inference else "False",
-    }
-    for marker, key in ((training, "enableTraining"), (inference, "enableInference")):
-        notes.append(
-            f"{key}={settings[key]}: "
-            + (f"{', '.join(marker)} present" if marker else "none of its components present")
-        )
-    if any(not r.ok for r in namespace.workloads.values()):
-        notes.append("not every kind of workload could be read")
-    inferred = []
-    for setting in INSTALL_SETTINGS:
-        names = [c.template for c in COMPONENTS if c.setting == setting]
-        present = any(_present_by_template(namespace, t) for t in names)
-        inferred.append((setting, present))
-    return Configuration(Plan(settings), "inferred", cluster_type, tuple(inferred))
-
-
-def _present_by_template(namespace: Namespace, template: str) -> bool:
-    if "{ext}" not in template:
-        return namespace.has(template)
-    suffix = template.replace("{ext}", "")
-    return any(name_of(o).endswith(suffix) for kind in KINDS for o in namespace.items(kind))
-
-
-def _cluster_type(ctx: Context, namespace: Namespace) -> tuple[str, str]:
-    """``--set cluster_type``; else Arc when relayserver runs (it exists only there)."""
-    kind, _problem = cluster_type_of(ctx)
-    if ctx.param("cluster_type"):
-        return kind, "param"
-    if namespace.find(DEPLOYMENT, "relayserver") is not None:
-        return "arc", "inferred"
-    return kind, "default"
-
-
-def _extension_name(
-    ctx: Context, namespace: Namespace, installed: InstalledExtension | None
-) -> tuple[str, str]:
-    """``--set extension_name``, ARM's, Helm's release name on the workloads, a name the
-    table's ``{ext}-...`` components carry, else ``azureml``."""
-    given = ctx.param("extension_name")
-    if given:
-        return given, "param"
-    if installed is not None and installed.name and installed.name != "?":
-        return installed.name, "arm"
-    workloads = [o for kind in KINDS for o in namespace.items(kind)]
-    releases = collections.Counter(
-        as_str(as_dict(meta(o).get("annotations")).get(HELM_RELEASE_NAME)) for o in workloads
-    )
-    releases.pop("", None)
-    if releases:
-        return releases.most_common(1)[0][0], "helm"
-    for template in NAMED_TEMPLATES:
-        suffix = template.replace("{ext}", "")
-        for obj in workloads:
-            name = name_of(obj)
-            if name.endswith(suffix) and len(name) > len(suffix):
-                return name[: -len(suffix)], "names"
-    return DEFAULT_EXTENSION_NAME, "default"
 
 
 # -- the check ---------------------------------------------------------------------------------
@@ -316,17 +105,6 @@ class ExtensionComponents(Check):
 CHECKS = [ExtensionComponents()]
 
 
-@dataclass
-class Explanation:
-    """What one kind of pod failure means and what to do about it."""
-
-    text: str = ""
-    remedies: list[str] = field(default_factory=list)
-    foreseen_by: list[dict[str, str]] = field(default_factory=list)
-    recommend: dict[str, str] = field(default_factory=dict)
-    docs: str | None = None
-
-
 class Judge:
     """The findings for one namespace and one configuration."""
 
@@ -340,6 +118,7 @@ class Judge:
             for spec, why in expected_components(install.config)
         ]
         self.claimed: set[str] = set()  # pods that belong to an expected component
+        self.explainer = PodExplainer(ctx, install)
 
     # -- the whole namespace ---------------------------------------------------------------------
 
@@ -353,7 +132,7 @@ class Judge:
             if read.ok:
                 findings.append(self._component(spec, name, why))
         if self.ns.pods.ok:
-            findings += self._stray_pods()
+            findings += self.explainer.stray_pods(self.ns.pod_items, self.claimed, self._base())
         return findings
 
     def _base(self) -> dict[str, Any]:
@@ -375,10 +154,7 @@ class Judge:
         )
 
     def _cluster_arg(self) -> str:
-        kind = "connectedClusters" if self.config.cluster_type == "arc" else "managedClusters"
-        name = self.ctx.param("cluster_name") or "<cluster>"
-        group = self.ctx.param("resource_group") or "<resource-group>"
-        return f"--cluster-type {kind} --cluster-name {name} --resource-group {group}"
+        return cluster_args(self.ctx, self.config)
 
     def _show_command(self) -> str:
         return f"az k8s-extension show --name {self.install.extension} {self._cluster_arg()}"
@@ -482,7 +258,7 @@ class Judge:
         self.claimed.update(name_of(p) for p in pods)
         states = [pod_state(p) for p in pods]
         restarts = sum(s.restarts for s in states)
-        desired, ready, unit = _counts(spec.kind, workload)
+        desired, ready, unit = workload_counts(spec.kind, workload)
         details.update(desired=desired, ready=ready, restarts=restarts)
         details["pods"] = [s.details() for s in states]
         if desired == 0:
@@ -577,26 +353,26 @@ class Judge:
         target: str,
         details: dict[str, Any],
     ) -> Finding:
-        explanation = self._explain(spec, bad)
+        explanation = self.explainer.explain(spec, bad)
         if not self.ns.pods.ok:
             said = f"; its pods could not be read ({self.ns.pods.what}: see that finding)"
         elif bad:
-            said = "; " + _pods_text(bad)
+            said = "; " + pods_text(bad)
         elif details["pods"]:
             said = (
                 "; its pods are Running and ready: the controller's count lags behind (look again)"
             )
         else:
-            said = "; " + _workload_conditions(self.ns.find(spec.kind, name) or {})
+            said = "; " + workload_conditions(self.ns.find(spec.kind, name) or {})
         restarts = details["restarts"]
         message = f"{spec.kind} {name} is not ready: {counts}{said}"
         if restarts:
             message += f"; {restarts} restart(s) in all"
         if explanation.text:
-            message = _sentences(message, explanation.text)
+            message = sentences(message, explanation.text)
         why = str(details["expected_because"])
         status, busy = self._severity()
-        message = _sentences(message, why[:1].upper() + why[1:]) + busy
+        message = sentences(message, why[:1].upper() + why[1:]) + busy
         return self._problem(status, spec, name, target, message, bad, explanation, details)
 
     def _rollout_problem(
@@ -608,13 +384,13 @@ class Judge:
         target: str,
         details: dict[str, Any],
     ) -> Finding:
-        explanation = self._explain(spec, bad)
+        explanation = self.explainer.explain(spec, bad)
         message = (
             f"{spec.kind} {name} is ready ({counts}), but not every pod runs (a rollout may be "
-            f"stuck): {_pods_text(bad)}"
+            f"stuck): {pods_text(bad)}"
         )
         if explanation.text:
-            message = _sentences(message, explanation.text)
+            message = sentences(message, explanation.text)
         return self._problem(Status.WARN, spec, name, target, message, bad, explanation, details)
 
     def _restarting(
@@ -639,7 +415,7 @@ class Judge:
             f"{details['restarts']} times (pod {worst.name}: {worst.restarts}{last})",
             f"read why it exited: kubectl -n {NAMESPACE} logs {worst.name}{container} --previous; "
             f"kubectl -n {NAMESPACE} describe pod {worst.name} shows the last state"
-            + self._cloud_hint(spec),
+            + cloud_hint(spec),
             DOCS_TROUBLESHOOT,
             **details,
         )
@@ -673,322 +449,3 @@ class Judge:
             explanation.docs or DOCS_TROUBLESHOOT,
             details,
         )
-
-    def _cloud_hint(self, spec: ComponentSpec) -> str:
-        if not spec.cloud:
-            return ""
-        return (
-            "; it talks to Azure (" + spec.cloud.rstrip(".").lower() + "), so a blocked endpoint "
-            "can make it exit: see egress.https and connectivity.in-cluster"
-        )
-
-    # -- pods that belong to no expected component --------------------------------------------
-
-    def _stray_pods(self) -> list[Finding]:
-        findings = []
-        for pod in self.ns.pod_items:
-            if name_of(pod) in self.claimed:
-                continue
-            state = pod_state(pod)
-            if state.ok:
-                continue
-            explanation = self._explain(None, [state])
-            owner = f" (owned by {state.owner})" if state.owner else ""
-            message = (
-                f"{_pods_text([state])}{owner}: every pod in namespace {NAMESPACE} should be "
-                "Running"
-            )
-            if explanation.text:
-                message = _sentences(message, explanation.text)
-            details = {**self._base(), "pod": state.details()}
-            if explanation.foreseen_by:
-                details["foreseen_by"] = explanation.foreseen_by
-            remedies = [
-                *explanation.remedies,
-                f"see the events: kubectl -n {NAMESPACE} describe pod {state.name}",
-            ]
-            if state.phase == "Failed":
-                remedies.append(
-                    f"a pod that failed for good can be removed once understood (kubectl -n "
-                    f"{NAMESPACE} delete pod {state.name})"
-                )
-            findings.append(
-                Finding.failed(
-                    f"Pod/{state.name}",
-                    message,
-                    "; ".join(dict.fromkeys(remedies)),
-                    explanation.docs or DOCS_TROUBLESHOOT,
-                    **details,
-                )
-            )
-        return findings
-
-    # -- what a pod's reason means -------------------------------------------------------------
-
-    def _explain(self, spec: ComponentSpec | None, bad: list[PodState]) -> Explanation:
-        """One explanation for the pods' reasons (each reason explained once)."""
-        merged = Explanation()
-        texts: list[str] = []
-        seen: set[tuple[str, str]] = set()
-        for state in bad:
-            key = (state.reason, image_registry(state.image) if state.image else "")
-            if key in seen:
-                continue
-            seen.add(key)
-            part = self._explain_one(spec, state)
-            if part.text:
-                texts.append(part.text)
-            merged.remedies += part.remedies
-            merged.foreseen_by += [f for f in part.foreseen_by if f not in merged.foreseen_by]
-            merged.recommend.update(part.recommend)
-            merged.docs = merged.docs or part.docs
-        merged.text = ". ".join(dict.fromkeys(texts))
-        return merged
-
-    def _explain_one(self, spec: ComponentSpec | None, state: PodState) -> Explanation:
-        if state.reason in PULL_REASONS:
-            return self._explain_pull(state)
-        if state.reason == "Unschedulable":
-            return self._explain_unschedulable(spec, state)
-        if state.reason in CRASH_REASONS:
-            return self._explain_crash(spec, state)
-        if state.reason in CONFIG_REASONS:
-            return self._explain_config(spec, state)
-        if state.reason == "NotReady":
-            return Explanation(
-                remedies=[
-                    f"its readiness probe fails: kubectl -n {NAMESPACE} logs {state.name} says "
-                    "why" + (self._cloud_hint(spec) if spec else "")
-                ]
-            )
-        if state.reason == "Evicted":
-            return Explanation(
-                remedies=["the node ran short of memory or disk: free capacity or add nodes"],
-                foreseen_by=[{"check": "nodes.capacity"}],
-                docs=DOCS_RESOURCES,
-            )
-        return Explanation(
-            remedies=[
-                f"kubectl -n {NAMESPACE} get events --field-selector involvedObject.name="
-                f"{state.name} shows what it waits for"
-            ]
-        )
-
-    def _explain_pull(self, state: PodState) -> Explanation:
-        image = state.image or "?"
-        host = image_registry(image)
-        bare = host.rsplit(":", 1)[0] if ":" in host else host
-        lowered = state.message.lower()
-        pointer = (
-            f"see egress.https and dns.resolve for {bare} (from this machine) and "
-            f"connectivity.in-cluster (from the nodes)"
-        )
-        text = f"The nodes cannot pull image {image} from {host}: {pointer}"
-        foreseen = [
-            {"check": "egress.https", "target": bare},
-            {"check": "dns.resolve", "target": bare},
-            {"check": "connectivity.in-cluster", "mentions": bare},
-        ]
-        data = self._data_endpoint(bare)
-        if data:
-            text += f" (image layers come from {data})"
-            foreseen += [
-                {"check": "egress.https", "mentions": data.lstrip("*")},
-                {"check": "dns.resolve", "mentions": data.lstrip("*")},
-            ]
-        if not self._in_profile(bare):
-            text += (
-                f". {bare} is not among the hosts of profile {self.ctx.profile.name}: add it to "
-                "the firewall rules (and to a user profile, so that preflight checks it)"
-            )
-        auth = any(w in lowered for w in _AUTH_WORDS)
-        missing = any(w in lowered for w in _MISSING_WORDS)
-        if state.reason == "InvalidImageName":
-            remedy = f"{image} is not a valid image reference: reinstall the extension"
-        elif auth and not missing:
-            remedy = (
-                f"{host} refused the pull ({state.reason}): a proxy or registry policy between "
-                "the nodes and the registry demands credentials; allow anonymous pulls from it"
-            )
-        elif missing and not auth:
-            remedy = (
-                f"{image} is not in {host}: a registry mirror lacks the extension's version; "
-                "sync the mirror or point the extension back at mcr.microsoft.com"
-            )
-        else:
-            rule = f" and {data}:443" if data else ""
-            remedy = (
-                f"allow egress from the node network to {bare}:443{rule} (firewall, NSG or "
-                "proxy rule); the pod retries the pull by itself once the path is open"
-            )
-        return Explanation(text, [remedy], foreseen, docs=DOCS_TROUBLESHOOT)
-
-    def _data_endpoint(self, host: str) -> str:
-        """The profile's data endpoint rule for a registry (``*.data.mcr.microsoft.com``)."""
-        for entry in self.ctx.hosts():
-            rule = entry.rendered_rule or entry.spec.template
-            if rule.lower().endswith(".data." + host):
-                return entry.rendered_rule or f"*.data.{host}"
-        return ""
-
-    def _in_profile(self, host: str) -> bool:
-        for entry in self.ctx.hosts():
-            if entry.fqdn and entry.fqdn.lower() == host:
-                return True
-            rule = entry.rendered_rule
-            if rule and fnmatch.fnmatchcase(host, rule.lower()):
-                return True
-            parts = re.split(r"\{[^}]*\}", entry.spec.template.lower())
-            if re.fullmatch("[a-z0-9-]+".join(re.escape(p) for p in parts), host):
-                return True
-        return False
-
-    def _explain_unschedulable(self, spec: ComponentSpec | None, state: PodState) -> Explanation:
-        said = state.message
-        nodes = _NODES_RE.search(said)
-        total = int(nodes[2]) if nodes else None
-        match = _SCHEDULING_RE.search(said)
-        parts = [p.strip() for p in match["body"].split(", ")] if match else [said]
-        result = Explanation(docs=DOCS_RESOURCES)
-        texts: list[str] = []
-        for part in parts:
-            text = re.sub(r"^\d+\s+", "", part)
-            if "anti-affinity" in text:
-                texts.append(self._anti_affinity(spec, total, result))
-            elif text.startswith("Insufficient "):
-                resource = text.split(" ", 1)[1]
-                result.remedies.append(
-                    f"the nodes lack {resource}: free it or add nodes (see nodes.capacity)"
-                )
-                _add(result.foreseen_by, {"check": "nodes.capacity"})
-            elif "node affinity/selector" in text or "didn't match Pod's node" in text:
-                planned = self.config.settings.node_selector
-                shown = ", ".join(f"nodeSelector.{k}={v}" for k, v in planned.items())
-                result.remedies.append(
-                    "no node matches its node selection"
-                    + (f" ({shown})" if shown else "")
-                    + ": label the nodes or change nodeSelector.* with az k8s-extension update"
-                )
-                _add(result.foreseen_by, {"check": "extension.config", "mentions": "nodeSelector"})
-            elif "untolerated taint" in text:
-                result.remedies.append(
-                    f"the nodes carry taints its pods do not tolerate ({text}): remove the "
-                    "taint or give the extension untainted nodes"
-                )
-            elif "were unschedulable" in text:
-                result.remedies.append("nodes are cordoned: uncordon them or add nodes")
-            elif "Too many pods" in text:
-                result.remedies.append("the nodes run their maximum of pods: add nodes")
-            elif "no nodes available" in text:
-                result.remedies.append("the cluster has no nodes for it: add a node pool")
-        if not result.remedies:
-            result.remedies.append("the scheduler's message above says what no node offers")
-        result.text = ". ".join(t for t in texts if t)
-        return result
-
-    def _anti_affinity(
-        self, spec: ComponentSpec | None, total: int | None, result: Explanation
-    ) -> str:
-        _add(result.foreseen_by, {"check": "nodes.capacity"})
-        nodes = f"only {total} node(s)" if total is not None else "too few nodes"
-        if spec is not None and spec.template == "azureml-fe-v2":
-            ha, source = self.config.install("inferenceRouterHA")
-            if ha:
-                result.recommend["inferenceRouterHA"] = "False"
-                result.remedies.append(
-                    "add nodes so that 3 can each take one router replica, or set "
-                    "inferenceRouterHA=False (az k8s-extension update --name "
-                    f"{self.install.extension} {self._cluster_arg()} --config "
-                    "inferenceRouterHA=False) for a single replica: fine for test clusters, not "
-                    "for production"
-                )
-                return (
-                    f"With {setting_text('inferenceRouterHA', True, source)}, azureml-fe-v2 runs "
-                    f"3 replicas, each on a different node, and the cluster has {nodes} for them"
-                )
-        result.remedies.append("its replicas must each run on a different node: add nodes")
-        return f"Its replicas must run on different nodes and the cluster has {nodes} for them"
-
-    def _explain_crash(self, spec: ComponentSpec | None, state: PodState) -> Explanation:
-        container = f" -c {state.container}" if state.container else ""
-        remedies = [
-            f"read why it exits: kubectl -n {NAMESPACE} logs {state.name}{container} --previous"
-        ]
-        foreseen: list[dict[str, str]] = []
-        if state.reason == "OOMKilled" or state.last_reason == "OOMKilled":
-            remedies.insert(
-                0,
-                "it ran out of memory: the node is short of memory or a LimitRange lowered the "
-                "component's limit (see nodes.capacity)",
-            )
-            foreseen.append({"check": "nodes.capacity"})
-        hint = self._cloud_hint(spec) if spec else ""
-        if hint:
-            remedies.append(hint.lstrip("; "))
-        return Explanation(remedies=remedies, foreseen_by=foreseen, docs=DOCS_TROUBLESHOOT)
-
-    def _explain_config(self, spec: ComponentSpec | None, state: PodState) -> Explanation:
-        secret = (
-            self.config.settings.value("sslSecret")
-            if self.config.settings.explicit("sslSecret")
-            else None
-        )
-        if secret and secret in state.message:
-            return Explanation(
-                f"sslSecret={secret} names a Secret the router cannot use",
-                [
-                    f"create Secret {secret} in namespace {NAMESPACE} with cert.pem and key.pem "
-                    "(see extension.tls)"
-                ],
-                [{"check": "extension.tls"}],
-            )
-        return Explanation(
-            remedies=[
-                "the pod references something that does not exist (the Secret or ConfigMap "
-                "named above): an interrupted install or a deleted object; az k8s-extension "
-                f"update --name {self.install.extension} {self._cluster_arg()} recreates it"
-            ]
-        )
-
-
-def _add(entries: list[dict[str, str]], entry: dict[str, str]) -> None:
-    if entry not in entries:
-        entries.append(entry)
-
-
-def _counts(kind: str, workload: Mapping[str, Any]) -> tuple[int, int, str]:
-    """(desired, ready, unit) from a workload's spec and status."""
-    spec, status = as_dict(workload.get("spec")), as_dict(workload.get("status"))
-    if kind == DAEMONSET:
-        return (
-            max(as_int(status.get("desiredNumberScheduled")), 0),
-            max(as_int(status.get("numberReady")), 0),
-            "scheduled pods",
-        )
-    replicas = spec.get("replicas", 1)  # the API server defaults it to 1
-    return max(as_int(replicas, 1), 0), max(as_int(status.get("readyReplicas")), 0), "replicas"
-
-
-def _sentences(first: str, then: str) -> str:
-    """``first. then`` without doubling the full stop a quoted message already ends with."""
-    return f"{first.rstrip().rstrip('.')}. {then}" if then else first
-
-
-def _pods_text(states: list[PodState]) -> str:
-    shown = "; ".join(s.text() for s in states[:PODS_NAMED])
-    more = len(states) - PODS_NAMED
-    return shown + (f"; and {more} more pod(s)" if more > 0 else "")
-
-
-def _workload_conditions(workload: Mapping[str, Any]) -> str:
-    """What the controller says when no pod explains it (quota, admission, a stuck rollout)."""
-    said = []
-    for cond in as_list(as_dict(workload.get("status")).get("conditions")):
-        if not isinstance(cond, dict):
-            continue
-        bad = (cond.get("type") == "ReplicaFailure" and cond.get("status") == "True") or (
-            cond.get("type") in ("Available", "Progressing") and cond.get("status") == "False"
-        )
-        if bad and cond.get("message"):
-            said.append(f"{cond.get('type')}: {trim(as_str(cond.get('message')))}")
-    return "; ".join(said) or "none of its pods was found (the controller could not create them?)"
