@@ -492,7 +492,7 @@ def test_probe_lines_of_the_wrong_shape_are_error_lines() -> None:
 
 def test_load_job_results_of_the_wrong_shape() -> None:
     from preflight.checks.smoke.compare import number
-    from preflight.checks.smoke.inference import parse_load_log
+    from preflight.checks.smoke.load_result import parse_load_log
 
     ok = {"latency_ms": {"p50": 1.0}, "requests": 10, "errors": 0}
     assert parse_load_log("noise\n" + json.dumps(ok)) == ok
