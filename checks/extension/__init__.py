@@ -4,10 +4,11 @@
 with certs.py), ``extension.loadbalancer`` (loadbalancer.py), ``extension.instance-types``
 (instance_types.py: the cluster's and the planned InstanceTypes) and the corrected-command summary
 (recommendation.py). After it: ``extension.installed`` (installed.py, reading resource.py),
-``extension.components`` (components.py, with the table components_table.py) and
-``extension.healthcheck`` (healthcheck.py). Both: ``extension.helm-history`` (helm_history.py),
-``extension.volcano-autoscaler`` (volcano_autoscaler.py), ``extension.device-plugins``
-(device_plugins.py).
+``extension.components`` (components.py, with the table components_table.py, the namespace's
+reads components_namespace.py, the configuration judged components_configuration.py and pod
+failures components_pod_failures.py) and ``extension.healthcheck`` (healthcheck.py). Both:
+``extension.helm-history`` (helm_history.py), ``extension.volcano-autoscaler``
+(volcano_autoscaler.py), ``extension.device-plugins`` (device_plugins.py).
 
 Registered as the entry point ``extension`` of the group ``preflight.checks`` (pyproject.toml).
 """
