@@ -127,12 +127,12 @@ def test_not_deployed_unless_asked(tmp_path: Path, kube_api: Any, kube_runner: A
 def test_baseline_same_settings_passes_with_deltas(
     tmp_path: Path, kube_api: Any, kube_runner: Any
 ) -> None:
-    """Two runs with identical settings compare and pass. The model is given 50 ms of service
-    time in both, so that a shared CI machine's scheduling noise (milliseconds) stays far
-    inside the 25% the rule allows."""
+    """Two runs with identical settings compare and pass. The model is given 200 ms of service
+    time in both, so that a shared CI machine's scheduling noise (tens of milliseconds under
+    load) stays inside the 25% the rule allows."""
     api = kube_api(cluster())
     kube_runner(api)
-    same = (*SHORT, "--set", "smoke_service_time_ms=50")
+    same = (*SHORT, "--set", "smoke_service_time_ms=200")
     before = run(api, tmp_path / "before", *same)
     assert before.code == 0, before.stdout
     after = run(
