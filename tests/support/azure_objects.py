@@ -127,6 +127,14 @@ def cluster_id(
     return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{provider_type}/{name}"
 
 
+def workspace_id(name: str, sub: str = DEFAULT_SUB, rg: str = "rg") -> str:
+    """The resource id of an Azure ML workspace."""
+    return (
+        f"/subscriptions/{sub}/resourceGroups/{rg}/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/{name}"
+    )
+
+
 # -- AKS ------------------------------------------------------------------------------------------
 def agent_pool(
     name: str,
@@ -760,10 +768,7 @@ def workspace(
 ) -> dict[str, Any]:
     """``Microsoft.MachineLearningServices/workspaces`` as GET returns it (api-version
     2024-04-01; cf. azure-rest-api-specs ``Workspace/get.json``)."""
-    resource_id = (
-        f"/subscriptions/{sub}/resourceGroups/{rg}/providers/"
-        f"Microsoft.MachineLearningServices/workspaces/{name}"
-    )
+    resource_id = workspace_id(name, sub, rg)
     base = f"/subscriptions/{sub}/resourceGroups/{rg}/providers"
     return {
         "id": resource_id,

@@ -1,7 +1,8 @@
 """The real CLI and Azure, never a real one: online, against one fake Azure (``FakeArm`` over
 TLS, IMDS refusing or a ``FakeImds``, a user profile pointing at them, no ``az`` on PATH unless a
 fake one is given, the token in ``AZURE_ACCESS_TOKEN`` unless a test takes it away; built by the
-``azure`` fixture in tests/conftest.py); offline, on what ``az aks show -o json`` prints.
+``azure`` fixture in tests/conftest.py); offline, on what ``az aks show -o json`` prints. The
+cluster ``run`` names by default is ``aks()``; a workspace in it, ``workspace_id()``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from support import azure_objects
 from support.arm_server import FakeArm
 from support.fake_az import FakeAz
 from tests.clirun import Result, assert_actionable, no_azure_credentials, preflight
@@ -17,6 +19,8 @@ from tests.clirun import Result, assert_actionable, no_azure_credentials, prefli
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = "rg-ml"
 TOKEN = "tok-7Q9xS3cr3tV4lue-never-printed"
+VERSION = "1.36.2"  # inside the built-in profiles' window
+WS_RG = "ml"  # the workspaces' resource group
 
 #: ``Azure.run(token=OWN)``: the token this fake Azure accepts (``None``: no token at all)
 OWN = "<the fake's own token>"
@@ -42,9 +46,13 @@ class Azure:
         cluster: str | None = "aks1",
         env: dict[str, str] | None = None,
         timeout: float = 120,
+        kubeconfig: Path | None = None,
+        nameserver: str | None = None,
     ) -> Result:
         """``preflight run`` of ``checks`` on ``cluster`` (in SUB/RG; ``None``: no cluster
-        named); a run that gets as far as findings must have actionable ones."""
+        named), with ``--kubeconfig`` and ``--nameserver`` (a fake DNS server, answering at once:
+        ``--timeout 2``) when given; a run that gets as far as findings must have actionable
+        ones, none of them a crash, and the token is never printed."""
         self.counter += 1
         environment = {
             **no_azure_credentials(self.folder),
@@ -56,6 +64,10 @@ class Azure:
         if cluster is not None:
             params += ["--set", f"subscription_id={SUB}", "--set", f"resource_group={RG}"]
             params += ["--set", f"cluster_name={cluster}"]
+        if kubeconfig is not None:
+            params += ["--kubeconfig", str(kubeconfig)]
+        if nameserver is not None:
+            params += ["--nameserver", nameserver, "--timeout", "2"]
         selection = [x for c in checks for x in ("--check", c)]
         result = preflight(
             "run",
@@ -73,9 +85,24 @@ class Azure:
             timeout=timeout,
         )
         assert "Traceback" not in result.stderr, result.stderr
+        for secret in {self.token, environment["AZURE_ACCESS_TOKEN"]} - {""}:
+            assert secret not in result.stdout + result.stderr, "a token was printed"
         if result.code in (0, 1):
             assert_actionable(result)
+            for finding in result.findings():
+                assert "failed inside preflight" not in finding["message"], finding
         return result
+
+
+def aks(location: str = "eastus", **kwargs: Any) -> dict[str, Any]:
+    """The AKS cluster ``Azure.run`` names by default (aks1 in SUB/RG, Kubernetes VERSION)."""
+    kwargs.setdefault("kubernetes_version", VERSION)
+    return azure_objects.managed_cluster("aks1", SUB, RG, location, **kwargs)
+
+
+def workspace_id(name: str = "ws") -> str:
+    """The id of workspace ``name`` in SUB/WS_RG (``azure_objects.workspace(name, SUB, WS_RG)``)."""
+    return azure_objects.workspace_id(name, SUB, WS_RG)
 
 
 def az_aks_show(body: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from support.azure_objects import (
     ML_WORKLOAD_ROLE,
     agent_pool,
@@ -30,31 +29,10 @@ from support.azure_objects import (
     provider,
     trusted_access_binding,
 )
+from support.azure_run import RG, SUB, VERSION, Azure, aks, workspace_id
 from support.kube_objects import default_namespaces, node
 
-from tests.checks.azure.azure_env import RG, SUB, VERSION, Azure, make, workspace_id
-from tests.clirun import preflight
-
-
-@pytest.fixture
-def azure(
-    tmp_path: Path,
-    fake_arm: Callable[..., Any],
-    azure_profile: Callable[..., Path],
-    ca_bundle: Path,
-    refused_port: int,
-) -> Callable[..., Azure]:
-    def build(resources: Any = (), base: str = "azure-public", **kwargs: Any) -> Azure:
-        return make(
-            tmp_path, fake_arm, azure_profile, ca_bundle, refused_port, resources, base, **kwargs
-        )
-
-    return build
-
-
-def aks(**kwargs: Any) -> dict[str, Any]:
-    return managed_cluster("aks1", SUB, RG, kubernetes_version=VERSION, **kwargs)
-
+from tests.clirun import no_azure_credentials, preflight
 
 CLUSTER_ID = aks()["id"]
 SUB_SCOPE = f"/subscriptions/{SUB}"
@@ -445,7 +423,7 @@ def test_managed_identity_without_kubelet_identity_names_the_pools(tmp_path: Pat
     path.write_text(json.dumps(cluster))
     result = preflight(
         "run", "--check", "azure.identity", "--set", f"aks_json={path}", "--format", "json",
-        env={"PATH": str(tmp_path), "AZURE_ACCESS_TOKEN": ""}, out=tmp_path / "out",
+        env=no_azure_credentials(tmp_path), out=tmp_path / "out",
     )  # fmt: skip
     found = result.by_target("azure.identity")
     assert found["kubelet identity"]["status"] == "warn"

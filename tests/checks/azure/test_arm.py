@@ -19,23 +19,18 @@ from support.azure_objects import (
     agent_pool,
     cluster_id,
     connected_cluster,
-    managed_cluster,
     provider,
     workspace,
     write_service_tags,
 )
-from support.azure_run import RG, SUB, TOKEN, Azure
+from support.azure_run import RG, SUB, TOKEN, VERSION, Azure, aks, workspace_id
 from support.fake_az import FakeAz
 from support.kube_objects import node
 
 from tests.clirun import Result
 
 OTHER_SUB = "99999999-8888-7777-6666-555555555555"
-WORKSPACE = (
-    f"/subscriptions/{SUB}/resourceGroups/ml/providers/"
-    "Microsoft.MachineLearningServices/workspaces/ws"
-)
-VERSION = "1.36.2"  # inside the built-in profiles' window
+WORKSPACE = workspace_id()
 AKS_PROVIDERS = (
     "Microsoft.KubernetesConfiguration",
     "Microsoft.ContainerService",
@@ -49,11 +44,6 @@ ARC_PROVIDERS = (
     "Microsoft.Relay",  # the extension's relay on Arc (az k8s-extension creates one)
 )
 TOKEN_SOURCES = ("AZURE_ACCESS_TOKEN", "az login", "managed identity")
-
-
-def aks(**kwargs: Any) -> dict[str, Any]:
-    kwargs.setdefault("kubernetes_version", VERSION)
-    return managed_cluster("aks1", SUB, RG, **kwargs)
 
 
 def providers(

@@ -18,10 +18,10 @@ from support.azure_objects import (
     managed_cluster,
     oms_addon,
 )
+from support.azure_run import RG, SUB, VERSION, Azure, aks
 
 from preflight.profile import load_profile
-from tests.checks.azure.azure_env import RG, SUB, VERSION, Azure, make
-from tests.clirun import preflight
+from tests.clirun import no_azure_credentials, preflight
 
 LA = log_analytics_workspace(
     "logs", SUB, "rg-logs", customer_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -37,29 +37,9 @@ CI_HOSTS = {
 
 
 @pytest.fixture
-def azure(
-    tmp_path: Path,
-    fake_arm: Callable[..., Any],
-    azure_profile: Callable[..., Path],
-    ca_bundle: Path,
-    refused_port: int,
-) -> Callable[..., Azure]:
-    def build(resources: Any = (), base: str = "azure-public", **kwargs: Any) -> Azure:
-        return make(
-            tmp_path, fake_arm, azure_profile, ca_bundle, refused_port, resources, base, **kwargs
-        )
-
-    return build
-
-
-@pytest.fixture
 def nxdomain(dns_server: Callable[..., Any]) -> Any:
     """A resolver that knows no name (each host's dns.resolve finding is a quick fail)."""
     return dns_server()
-
-
-def aks(**kwargs: Any) -> dict[str, Any]:
-    return managed_cluster("aks1", SUB, RG, kubernetes_version=VERSION, **kwargs)
 
 
 def targets(result: Any, check: str) -> set[str]:
@@ -193,7 +173,7 @@ def test_offline_cluster_file_without_credentials(tmp_path: Path, dns_server: An
     result = preflight(
         "run", "--check", "azure.monitoring", "--check", "dns.resolve", "--set",
         f"aks_json={path}", "--nameserver", dns.address, "--timeout", "2", "--format", "json",
-        env={"PATH": str(tmp_path), "AZURE_ACCESS_TOKEN": ""}, out=tmp_path / "out",
+        env=no_azure_credentials(tmp_path), out=tmp_path / "out",
     )  # fmt: skip
     finding = result.only("azure.monitoring")
     assert finding["status"] == "warn" and "GUID could not be read" in finding["message"]

@@ -9,33 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from support.azure_objects import managed_cluster, workspace
+from support.azure_run import RG, SUB, VERSION, WS_RG, Azure, aks, workspace_id
 
-from tests.checks.azure.azure_env import RG, SUB, VERSION, WS_RG, Azure, make, workspace_id
-from tests.clirun import preflight
+from tests.clirun import no_azure_credentials, preflight
 
 CHECK = ("azure.region",)
-
-
-@pytest.fixture
-def azure(
-    tmp_path: Path,
-    fake_arm: Callable[..., Any],
-    azure_profile: Callable[..., Path],
-    ca_bundle: Path,
-    refused_port: int,
-) -> Callable[..., Azure]:
-    def build(resources: Any = (), base: str = "azure-public", **kwargs: Any) -> Azure:
-        return make(
-            tmp_path, fake_arm, azure_profile, ca_bundle, refused_port, resources, base, **kwargs
-        )
-
-    return build
-
-
-def aks(location: str = "eastus", **kwargs: Any) -> dict[str, Any]:
-    return managed_cluster("aks1", SUB, RG, location, kubernetes_version=VERSION, **kwargs)
 
 
 def ws(location: str = "eastus") -> dict[str, Any]:
@@ -118,7 +97,7 @@ def test_qatar_central_has_no_cluster_extensions_on_aks(azure: Callable[..., Azu
 def test_region_typed_by_hand_is_not_confirmed(tmp_path: Path) -> None:
     """Without ARM, a public region is not shown to exist: warn, never pass; a sovereign region
     the table names is judged all the same."""
-    env = {"PATH": str(tmp_path), "AZURE_ACCESS_TOKEN": ""}
+    env = no_azure_credentials(tmp_path)
     public = preflight(
         "run", "--check", "azure.region", "--set", "region=eastus", "--format", "json",
         env=env, out=tmp_path / "a",
@@ -135,7 +114,7 @@ def test_region_typed_by_hand_is_not_confirmed(tmp_path: Path) -> None:
 def test_nothing_named_skips(tmp_path: Path) -> None:
     result = preflight(
         "run", "--check", "azure.region", "--format", "json",
-        env={"PATH": str(tmp_path), "AZURE_ACCESS_TOKEN": ""}, out=tmp_path / "out",
+        env=no_azure_credentials(tmp_path), out=tmp_path / "out",
     )  # fmt: skip
     finding = result.only("azure.region")
     assert finding["status"] == "skip" and "--set region" in finding["remediation"]
@@ -183,7 +162,7 @@ def test_offline_cluster_file_gives_the_region(tmp_path: Path) -> None:
     result = preflight(
         "run", "--profile", "azure-china", "--check", "azure.region", "--set",
         f"aks_json={path}", "--format", "json",
-        env={"PATH": str(tmp_path), "AZURE_ACCESS_TOKEN": ""}, out=tmp_path / "out",
+        env=no_azure_credentials(tmp_path), out=tmp_path / "out",
     )  # fmt: skip
     finding = result.only("azure.region")
     assert finding["target"] == "chinaeast2" and finding["status"] == "warn"
