@@ -117,6 +117,23 @@ def run_cluster(
     )
 
 
+def run_checks(
+    api: Any,
+    folder: Path,
+    checks: str | tuple[str, ...],
+    *args: str,
+    config: str | None = None,
+    formats: str | None = "json",
+    **kwargs: Any,
+) -> Result:
+    """``run_cluster`` of ``--check`` each of ``checks`` [``--extension-config CONFIG``] ARGS
+    (``--format json`` unless ``formats`` says otherwise; ``None``: the default formats)."""
+    names = (checks,) if isinstance(checks, str) else checks
+    selected = [arg for name in names for arg in ("--check", name)]
+    extra = ["--extension-config", config] if config is not None else []
+    return run_cluster(api, folder, *selected, *extra, *args, formats=formats, **kwargs)
+
+
 def no_traceback(result: Result) -> None:
     assert "Traceback" not in result.stderr, result.stderr
 

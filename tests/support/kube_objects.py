@@ -4,7 +4,7 @@ Every builder returns a fresh ``dict`` shaped like what a real API server (AKS, 
 returns for ``kubectl get -o json``: ``apiVersion``, ``kind``, ``metadata``, ``spec``, ``status``
 with the field names, nesting and value *types* of the real API (quantities are strings,
 counters are integers, timestamps are RFC 3339 ``...Z`` strings). The official client's typed
-models (pydantic) accept every object built here; ``tests/test_support_kube_api.py`` checks it.
+models (pydantic) accept every object built here (``tests/support_tests/test_kube_api.py``).
 
 ``metadata.uid``, ``metadata.resourceVersion`` and ``metadata.creationTimestamp`` are left to
 the server unless given (``uid=``/``created=``), just as a real cluster assigns them::
@@ -491,6 +491,23 @@ def _node_condition(ctype: str, state: bool | None) -> dict[str, Any]:
     }
 
 
+def sized_node(
+    name: str,
+    cpu: str = "4",
+    memory: str = "16Gi",
+    gpus: int = 0,
+    *,
+    pods: str = "110",
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """A node whose allocatable is exactly ``cpu``/``memory``/``pods`` (and ``gpus``), with no
+    reservations taken off, so that what fits on it is plain arithmetic."""
+    allocatable = {"cpu": cpu, "memory": memory, "pods": pods}
+    if gpus:
+        allocatable["nvidia.com/gpu"] = str(gpus)
+    return node(name, cpu=cpu, memory=memory, gpus=gpus, allocatable=allocatable, **kwargs)
+
+
 def nodes(count: int, *, pool: str = "nodepool1", **kwargs: Any) -> list[dict[str, Any]]:
     """``count`` nodes named like AKS scale-set instances: ``aks-nodepool1-12345678-vmss000000``,
     ``...vmss000001`` (base 36), all built with ``node(name, pool=pool, **kwargs)``."""
@@ -968,12 +985,15 @@ def daemonset(
     image: str = "mcr.microsoft.com/azureml/amlarc/docker/fluent-bit:1.0.0",
     node_selector: Mapping[str, str] | None = None,
     tolerations: Sequence[Mapping[str, Any]] = (),
+    node_affinity: Sequence[Mapping[str, Any]] = (),
     labels: Mapping[str, str] | None = None,
     annotations: Mapping[str, str] | None = None,
     created: dt.datetime | str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An apps/v1 DaemonSet; ``ready`` defaults to ``desired`` (all pods ready)."""
+    """An apps/v1 DaemonSet; ``ready`` defaults to ``desired`` (all pods ready).
+    ``node_affinity``: the ``nodeSelectorTerms`` its pods require
+    (``affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution``)."""
     ready_n = desired if ready is None else ready
     avail = ready_n if available is None else available
     upd = desired if updated is None else updated
@@ -983,6 +1003,11 @@ def daemonset(
         template["spec"]["nodeSelector"] = dict(node_selector)
     if tolerations:
         template["spec"]["tolerations"] = [dict(t) for t in tolerations]
+    if node_affinity:
+        required = {"nodeSelectorTerms": [dict(term) for term in node_affinity]}
+        template["spec"]["affinity"] = {
+            "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": required}
+        }
     status: dict[str, Any] = {
         "currentNumberScheduled": desired,
         "desiredNumberScheduled": desired,

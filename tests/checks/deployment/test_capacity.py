@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from support.amlarc_objects import instance_type, instance_type_crd
-from support.kube_objects import namespace, node, pod
+from support.kube_objects import namespace, pod, sized_node
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, preflight, run_checks
 
 CHECK = "deployment.capacity"
 DATA = Path(__file__).resolve().parents[2] / "data" / "deployments"
@@ -35,15 +35,6 @@ resources:
   requests: {{cpu: 500m, memory: 1Gi}}
   limits: {{cpu: "1", memory: 2Gi}}
 """
-
-
-def sized(
-    name: str, cpu: str = "4", memory: str = "16Gi", gpus: int = 0, **kwargs: Any
-) -> dict[str, Any]:
-    allocatable = {"cpu": cpu, "memory": memory, "pods": kwargs.pop("pods", "110")}
-    if gpus:
-        allocatable["nvidia.com/gpu"] = str(gpus)
-    return node(name, cpu=cpu, memory=memory, gpus=gpus, allocatable=allocatable, **kwargs)
 
 
 def run(
@@ -63,20 +54,7 @@ def run(
         extra = ["--deployment", str(path)]
     elif deployment is not None:
         extra = ["--deployment", str(deployment)]
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--check",
-        CHECK,
-        "--format",
-        "json,md",
-        "--extension-config",
-        settings,
-        *extra,
-        *args,
-        out=tmp_path / "out",
-    )
+    result = run_checks(api, tmp_path, CHECK, *extra, *args, config=settings, formats="json,md")
     assert result.code in (0, 1), result.stderr
     return result, api
 
@@ -93,8 +71,8 @@ def per_node(finding: dict[str, Any]) -> dict[str, int]:
 def busy_cluster() -> list[dict[str, Any]]:
     """w0 runs 2 cpu / 4Gi of requests; w1 is empty (and takes the single router)."""
     return [
-        sized("w0"),
-        sized("w1"),
+        sized_node("w0"),
+        sized_node("w1"),
         pod("app", node="w0", requests={"cpu": "2", "memory": "4Gi"}),
         # finished pods hold nothing; an unscheduled one sits on no node
         pod("done", node="w1", phase="Succeeded", requests={"cpu": "4", "memory": "16Gi"}),
@@ -137,7 +115,7 @@ def test_replicas_that_do_not_fit_say_what_would(tmp_path: Path, kube_api: Any) 
 
 def test_the_router_set_aside_or_already_running(tmp_path: Path, kube_api: Any) -> None:
     # with the default inferenceRouterHA=True, three replicas: one on each of three nodes
-    nodes = [sized("a"), sized("b"), sized("c")]
+    nodes = [sized_node("a"), sized_node("b"), sized_node("c")]
     result, _ = run(tmp_path / "ha", kube_api, nodes, deployment=BLUE.format(count=1), settings="")
     router = only(result)["details"]["router"]
     assert sorted(router["reserved"]) == ["a", "b", "c"] and router["unplaced"] == 0
@@ -166,8 +144,8 @@ def test_init_containers_and_limits_count_as_the_scheduler_counts(
     tmp_path: Path, kube_api: Any
 ) -> None:
     objects = [
-        sized("w0"),
-        sized("w1"),
+        sized_node("w0"),
+        sized_node("w1"),
         # max(init 3 cpu, sum 1 cpu) = 3 cpu reserved on w0
         pod(
             "migrate",
@@ -198,7 +176,7 @@ def test_an_autoscaler_whose_maximum_does_not_fit_is_a_warning(
     green = (
         (DATA / "kubernetes-green-deployment.yml").read_text().replace('cpu: "0.25"', 'cpu: "3"')
     )
-    result, _ = run(tmp_path, kube_api, [sized("w0"), sized("w1")], deployment=green)
+    result, _ = run(tmp_path, kube_api, [sized_node("w0"), sized_node("w1")], deployment=green)
     finding = only(result)
     assert finding["status"] == "warn", finding
     # w0: 3.01 cpu fits once; w1 after the router: 3.1 cpu -> once
@@ -211,7 +189,7 @@ def test_the_documented_formula_from_target_rps(tmp_path: Path, kube_api: Any) -
     result, _ = run(
         tmp_path,
         kube_api,
-        [sized("w0"), sized("w1")],
+        [sized_node("w0"), sized_node("w1")],
         "--set",
         "target_rps=20",
         "--set",
@@ -237,16 +215,22 @@ def test_formula_without_a_file_uses_the_default_instance_type(
 ) -> None:
     # 7 requests/s of 100 ms at 70 % -> exactly 1 (exact arithmetic, not 1.0000000000000002)
     result, _ = run(
-        tmp_path, kube_api, [sized("w0")], "--set", "target_rps=7", "--set", "request_time_ms=100"
+        tmp_path,
+        kube_api,
+        [sized_node("w0")],
+        "--set",
+        "target_rps=7",
+        "--set",
+        "request_time_ms=100",
     )
     finding = only(result)
     assert finding["details"]["replicas_needed"] == 1
     assert finding["details"]["resources_from"].startswith("instance type defaultinstancetype")
     assert finding["details"]["replica_requests"] == "cpu 110m / memory 2148Mi"
     assert finding["status"] == "pass"
-    half, _ = run(tmp_path / "half", kube_api, [sized("w0")], "--set", "target_rps=7")
+    half, _ = run(tmp_path / "half", kube_api, [sized_node("w0")], "--set", "target_rps=7")
     assert only(half)["status"] == "skip" and "request_time_ms is missing" in only(half)["message"]
-    none, _ = run(tmp_path / "none", kube_api, [sized("w0")])
+    none, _ = run(tmp_path / "none", kube_api, [sized_node("w0")])
     assert only(none)["status"] == "skip" and "--deployment FILE" in only(none)["remediation"]
 
 
@@ -260,8 +244,8 @@ instance_count: 5
 scale_settings: {type: default}
 """
     objects = [
-        sized("gpu-0", cpu="16", memory="64Gi", gpus=2, labels={"pool": "gpu"}),
-        sized("cpu-0", cpu="16", memory="64Gi"),
+        sized_node("gpu-0", cpu="16", memory="64Gi", gpus=2, labels={"pool": "gpu"}),
+        sized_node("cpu-0", cpu="16", memory="64Gi"),
     ]
     result, _ = run(
         tmp_path,
@@ -299,7 +283,7 @@ def test_an_instance_type_against_the_extension_selector_places_nothing(
 ) -> None:
     deployment = BLUE.format(count=1) + "instance_type: teamb\n"
     objects = [
-        sized("w0", labels={"team": "a"}),
+        sized_node("w0", labels={"team": "a"}),
         instance_type_crd(),
         instance_type(
             "teamb",
@@ -321,7 +305,7 @@ def test_an_instance_type_against_the_extension_selector_places_nothing(
 
 
 def test_the_pod_list_is_streamed_in_pages(tmp_path: Path, kube_api: Any) -> None:
-    objects = [sized("w0", cpu="64", memory="256Gi", pods="2000"), sized("w1")]
+    objects = [sized_node("w0", cpu="64", memory="256Gi", pods="2000"), sized_node("w1")]
     objects += [
         pod(f"p{i:04d}", node="w0", requests={"cpu": "10m", "memory": "10Mi"}) for i in range(1200)
     ]
@@ -339,13 +323,13 @@ def test_the_pod_list_is_streamed_in_pages(tmp_path: Path, kube_api: Any) -> Non
 
 def test_the_instance_type_must_be_defined(tmp_path: Path, kube_api: Any) -> None:
     deployment = BLUE.format(count=1) + "instance_type: nowhere\n"
-    result, _ = run(tmp_path, kube_api, [sized("w0")], deployment=deployment)
+    result, _ = run(tmp_path, kube_api, [sized_node("w0")], deployment=deployment)
     finding = only(result)
     assert finding["status"] == "skip" and "'nowhere' is not defined" in finding["message"]
 
 
 def test_report_json_carries_the_category(tmp_path: Path, kube_api: Any) -> None:
-    result, _ = run(tmp_path, kube_api, [sized("w0")], deployment=BLUE.format(count=1))
+    result, _ = run(tmp_path, kube_api, [sized_node("w0")], deployment=BLUE.format(count=1))
     assert only(result)["category"] == "deployment"
     listed = json.loads(preflight("checks", "--json").stdout)
     ids = {c["id"]: c["category"] for c in listed}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, run_checks
 
 CHECK = "extension.device-plugins"
 AKS_PLUGIN_IMAGE = "mcr.microsoft.com/oss/nvidia/k8s-device-plugin:v0.15.0"
@@ -17,17 +17,7 @@ TOLERATE_GPU = [{"key": "sku", "operator": "Equal", "value": "gpu", "effect": "N
 
 
 def run(tmp_path: Path, api: Any, *args: str) -> Result:
-    return preflight(
-        "run",
-        "--check",
-        CHECK,
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--format",
-        "json",
-        *args,
-        out=tmp_path / "out",
-    )
+    return run_checks(api, tmp_path, CHECK, *args)
 
 
 def plugin(name: str, namespace: str, image: str, **kwargs: Any) -> dict[str, Any]:
@@ -109,31 +99,13 @@ def test_plugins_kept_to_their_own_nodes_pass(tmp_path: Path, kube_api: Any) -> 
         "nvidia",
         OPERATOR_PLUGIN_IMAGE,
         tolerations=TOLERATE_GPU,
-        extra={
-            "spec": {
-                "template": {
-                    "spec": {
-                        "affinity": {
-                            "nodeAffinity": {
-                                "requiredDuringSchedulingIgnoredDuringExecution": {
-                                    "nodeSelectorTerms": [
-                                        {
-                                            "matchExpressions": [
-                                                {
-                                                    "key": "kubernetes.azure.com/agentpool",
-                                                    "operator": "In",
-                                                    "values": ["gpu"],
-                                                }
-                                            ]
-                                        }
-                                    ]
-                                }
-                            }
-                        }
-                    }
-                }
+        node_affinity=[
+            {
+                "matchExpressions": [
+                    {"key": "kubernetes.azure.com/agentpool", "operator": "In", "values": ["gpu"]}
+                ]
             }
-        },
+        ],
     )
     untolerated = plugin(  # no toleration for the GPU pool's taint: only the new pool
         "nvidia-device-plugin-daemonset",
@@ -151,26 +123,12 @@ def test_plugins_kept_to_their_own_nodes_pass(tmp_path: Path, kube_api: Any) -> 
 
 
 def test_a_rule_that_cannot_be_evaluated_warns(tmp_path: Path, kube_api: Any) -> None:
-    odd_affinity = {
-        "spec": {
-            "template": {
-                "spec": {
-                    "affinity": {
-                        "nodeAffinity": {
-                            "requiredDuringSchedulingIgnoredDuringExecution": {
-                                "nodeSelectorTerms": [
-                                    {"matchExpressions": [{"key": "gpu", "operator": "Near"}]}
-                                ]
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    odd_affinity = [{"matchExpressions": [{"key": "gpu", "operator": "Near"}]}]
     api = kube_api(
         gpu_cluster(
-            plugin("nvidia-device-plugin", "nvidia", OPERATOR_PLUGIN_IMAGE, extra=odd_affinity),
+            plugin(
+                "nvidia-device-plugin", "nvidia", OPERATOR_PLUGIN_IMAGE, node_affinity=odd_affinity
+            ),
             plugin("gpu-feature-plugin", "kube-system", AKS_PLUGIN_IMAGE),
         )
     )

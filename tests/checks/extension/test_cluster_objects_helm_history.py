@@ -11,23 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, run_checks
 
 CHECK = "extension.helm-history"
 SECRET_VALUE = "s3cr3t-key-material-never-printed"
 
 
 def run(tmp_path: Path, api: Any, *checks: str) -> Result:
-    selected = [a for c in (checks or (CHECK,)) for a in ("--check", c)]
-    return preflight(
-        "run",
-        *selected,
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--format",
-        "json,md,junit,html",
-        out=tmp_path / "out",
-    )
+    return run_checks(api, tmp_path, checks or CHECK, formats="json,md,junit,html")
 
 
 def ago(hours: float) -> dt.datetime:

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, run_checks
 
 CHECK = "extension.network-policy"
 TRAINING = "enableTraining=True"
@@ -20,19 +20,7 @@ NS_LABEL = "kubernetes.io/metadata.name"
 
 
 def run(tmp_path: Path, api: Any, *args: str, config: str | None = TRAINING) -> Result:
-    extra = ["--extension-config", config] if config is not None else []
-    return preflight(
-        "run",
-        "--check",
-        CHECK,
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--format",
-        "json",
-        *extra,
-        *args,
-        out=tmp_path / "out",
-    )
+    return run_checks(api, tmp_path, CHECK, *args, config=config)
 
 
 def cluster(*extra: dict[str, Any]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, run_checks
 
 CHECK = "extension.ownership"
 HELM = {"app.kubernetes.io/managed-by": "Helm"}
@@ -27,19 +27,7 @@ def owned(release: str, namespace: str) -> dict[str, Any]:
 
 
 def run(tmp_path: Path, api: Any, *args: str, config: str | None = None) -> Result:
-    extra = ["--extension-config", config] if config is not None else []
-    return preflight(
-        "run",
-        "--check",
-        CHECK,
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--format",
-        "json",
-        *extra,
-        *args,
-        out=tmp_path / "out",
-    )
+    return run_checks(api, tmp_path, CHECK, *args, config=config)
 
 
 def cluster(*extra: dict[str, Any]) -> list[dict[str, Any]]:

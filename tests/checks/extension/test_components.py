@@ -25,7 +25,7 @@ from support.azureml_objects import (
 from support.kube_objects import default_namespaces, job, namespace, nodes, pod
 
 from preflight.checks._shared.pods import image_registry, selector_matches
-from tests.clirun import Result, assert_actionable, preflight, run_cluster
+from tests.clirun import Result, assert_actionable, run_checks
 
 CHECK = "extension.components"
 SUMMARY = "Namespace/azureml"
@@ -64,16 +64,14 @@ def run(
     errors: bool = False,
     **kwargs: Any,
 ) -> Result:
-    extra = ["--extension-config", config] if config is not None else []
-    result = run_cluster(
+    result = run_checks(
         api,
         tmp_path,
+        CHECK,
         "--set",
         "phase=after",
-        "--check",
-        CHECK,
-        *extra,
         *args,
+        config=config,
         formats="json,html,md,junit",
         **kwargs,
     )
@@ -123,16 +121,7 @@ def test_healthy_installation_on_aks_passes(
 
 def test_only_runs_after_the_install(tmp_path: Path, kube_api: Callable[..., Any]) -> None:
     api = cluster(kube_api, *installed_extension())
-    result = preflight(
-        "run",
-        "--check",
-        CHECK,
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--format",
-        "json",
-        out=tmp_path / "out",
-    )
+    result = run_checks(api, tmp_path, CHECK)
     assert result.code == 2
     assert "phase=after" in result.stderr
 

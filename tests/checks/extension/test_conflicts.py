@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.clirun import Result, assert_actionable, run_cluster
+from tests.clirun import Result, assert_actionable, run_checks
 
 CHECK = "extension.conflicts"
 PROM_CRDS = ("prometheuses", "servicemonitors", "podmonitors", "alertmanagers", "prometheusrules")
@@ -17,9 +17,8 @@ HELM = "app.kubernetes.io/managed-by"
 
 
 def run(tmp_path: Path, api: Any, *args: str, config: str | None = None) -> Result:
-    extra = ["--extension-config", config] if config is not None else []
-    return run_cluster(
-        api, tmp_path, "--check", "extension.*", *extra, *args, formats="json,html,junit,md"
+    return run_checks(
+        api, tmp_path, "extension.*", *args, config=config, formats="json,html,junit,md"
     )
 
 

@@ -10,37 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from support.amlarc_objects import instance_type, instance_type_crd
-from support.kube_objects import namespace, node
+from support.kube_objects import namespace, sized_node
 
-from tests.clirun import Result, preflight
+from tests.clirun import Result, run_checks
 
 CHECK = "extension.instance-types"
 DATA = Path(__file__).resolve().parents[2] / "data" / "instance_types"
 
 
-def sized(
-    name: str, cpu: str = "4", memory: str = "16Gi", gpus: int = 0, **kwargs: Any
-) -> dict[str, Any]:
-    """A node whose allocatable is exactly ``cpu``/``memory`` (and ``gpus``)."""
-    allocatable = {"cpu": cpu, "memory": memory, "pods": "110"}
-    if gpus:
-        allocatable["nvidia.com/gpu"] = str(gpus)
-    return node(name, cpu=cpu, memory=memory, gpus=gpus, allocatable=allocatable, **kwargs)
-
-
 def run(tmp_path: Path, kube_api: Any, objects: list[dict[str, Any]], *args: str) -> Result:
     api = kube_api(objects=[namespace("default"), *objects])
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kubeconfig")),
-        "--check",
-        CHECK,
-        "--format",
-        "json,md,html",
-        *args,
-        out=tmp_path / "out",
-    )
+    result = run_checks(api, tmp_path, CHECK, *args, formats="json,md,html")
     assert result.code in (0, 1), result.stderr
     return result
 
@@ -53,7 +33,7 @@ def judged(result: Result) -> dict[str, dict[str, Any]]:
 
 
 def test_without_the_crd_the_documented_default_is_judged(tmp_path: Path, kube_api: Any) -> None:
-    result = run(tmp_path, kube_api, [sized("a"), sized("b", memory="1Gi")])
+    result = run(tmp_path, kube_api, [sized_node("a"), sized_node("b", memory="1Gi")])
     [default] = result.findings(CHECK)
     assert default["target"] == "defaultinstancetype" and default["status"] == "pass"
     assert "documented default" in default["message"] and "memory 2Gi" in default["message"]
@@ -69,8 +49,8 @@ def test_without_the_crd_the_documented_default_is_judged(tmp_path: Path, kube_a
 
 def test_cluster_and_planned_instance_types_one_finding_each(tmp_path: Path, kube_api: Any) -> None:
     objects = [
-        sized("gpu-0", cpu="8", memory="32Gi", gpus=1, labels={"pool": "gpu"}),
-        sized("cpu-0"),
+        sized_node("gpu-0", cpu="8", memory="32Gi", gpus=1, labels={"pool": "gpu"}),
+        sized_node("cpu-0"),
         instance_type_crd(),
         instance_type(
             "cputiny",  # also in the planned list file: the file's replaces it
@@ -99,7 +79,10 @@ def test_cluster_and_planned_instance_types_one_finding_each(tmp_path: Path, kub
 
 
 def test_a_single_planned_object_selects_the_gpu_pool(tmp_path: Path, kube_api: Any) -> None:
-    objects = [sized("gpu-0", cpu="8", memory="32Gi", gpus=1, labels={"pool": "gpu"}), sized("c")]
+    objects = [
+        sized_node("gpu-0", cpu="8", memory="32Gi", gpus=1, labels={"pool": "gpu"}),
+        sized_node("c"),
+    ]
     result = run(tmp_path, kube_api, objects, "--instance-types", str(DATA / "single.yaml"))
     found = judged(result)
     assert found["smallgpu"]["status"] == "pass", found["smallgpu"]
@@ -109,9 +92,9 @@ def test_a_single_planned_object_selects_the_gpu_pool(tmp_path: Path, kube_api: 
 
 def test_node_selector_rules(tmp_path: Path, kube_api: Any) -> None:
     objects = [
-        sized("cpu-0", labels={"pool": "cpu"}),
-        sized("cpu-1", labels={"pool": "cpu"}),
-        sized("gpu-off", labels={"pool": "gpu"}, unschedulable=True),
+        sized_node("cpu-0", labels={"pool": "cpu"}),
+        sized_node("cpu-1", labels={"pool": "cpu"}),
+        sized_node("gpu-off", labels={"pool": "gpu"}, unschedulable=True),
         instance_type_crd(),
         instance_type(
             "nolabel",
@@ -153,7 +136,7 @@ def test_node_selector_rules(tmp_path: Path, kube_api: Any) -> None:
 
 def test_resource_rules(tmp_path: Path, kube_api: Any) -> None:
     objects = [
-        sized("n0", cpu="4", memory="16Gi", gpus=1),
+        sized_node("n0", cpu="4", memory="16Gi", gpus=1),
         instance_type_crd(),
         instance_type(  # requests above limits
             "inverted", requests={"cpu": "2", "memory": "4Gi"}, limits={"cpu": "1", "memory": "4Gi"}
@@ -200,10 +183,10 @@ def test_resource_rules(tmp_path: Path, kube_api: Any) -> None:
 
 def test_fit_against_one_node(tmp_path: Path, kube_api: Any) -> None:
     objects = [
-        sized("small", cpu="2", memory="8Gi"),
-        sized("large", cpu="8", memory="16Gi"),
-        sized("fat", cpu="2", memory="32Gi"),
-        sized("gpu", cpu="4", memory="16Gi", gpus=2),
+        sized_node("small", cpu="2", memory="8Gi"),
+        sized_node("large", cpu="8", memory="16Gi"),
+        sized_node("fat", cpu="2", memory="32Gi"),
+        sized_node("gpu", cpu="4", memory="16Gi", gpus=2),
         instance_type_crd(),
         instance_type(  # more cpu than any node
             "hugecpu",
@@ -256,7 +239,7 @@ def test_a_cluster_object_that_cannot_be_read_is_a_fail_not_exit_2(
     tmp_path: Path, kube_api: Any
 ) -> None:
     objects = [
-        sized("n0"),
+        sized_node("n0"),
         instance_type_crd(),
         instance_type(
             "broken", requests={"cpu": "lots", "memory": "1Gi"}, limits={"cpu": 1, "memory": "1Gi"}
@@ -279,7 +262,7 @@ def test_a_cluster_object_that_cannot_be_read_is_a_fail_not_exit_2(
 
 def test_a_namespaced_crd_is_read_too(tmp_path: Path, kube_api: Any) -> None:
     objects = [
-        sized("n0"),
+        sized_node("n0"),
         namespace("azureml"),
         instance_type_crd(scope="Namespaced"),
         instance_type(
@@ -298,8 +281,8 @@ def test_tainted_pools_count_only_with_the_declared_toleration(
     tmp_path: Path, kube_api: Any
 ) -> None:
     objects = [
-        sized("cpu-0"),
-        sized("gpu-0", gpus=1, labels={"pool": "gpu"}, taints=["sku=gpu:NoSchedule"]),
+        sized_node("cpu-0"),
+        sized_node("gpu-0", gpus=1, labels={"pool": "gpu"}, taints=["sku=gpu:NoSchedule"]),
         instance_type_crd(),
         instance_type(
             "gpu",
@@ -319,7 +302,7 @@ def test_tainted_pools_count_only_with_the_declared_toleration(
 def test_unreadable_instance_types_are_a_warning_naming_the_permission(
     tmp_path: Path, kube_api: Any
 ) -> None:
-    api = kube_api(objects=[namespace("default"), sized("n0"), instance_type_crd()])
+    api = kube_api(objects=[namespace("default"), sized_node("n0"), instance_type_crd()])
     api.set_rbac(
         [
             {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]},
@@ -331,16 +314,7 @@ def test_unreadable_instance_types_are_a_warning_naming_the_permission(
             {"nonResourceURLs": ["/version", "/api"], "verbs": ["get"]},
         ]
     )
-    result = preflight(
-        "run",
-        "--kubeconfig",
-        str(api.kubeconfig(tmp_path / "kc")),
-        "--check",
-        CHECK,
-        "--format",
-        "json",
-        out=tmp_path / "out",
-    )
+    result = run_checks(api, tmp_path, CHECK)
     [warned] = result.findings(CHECK)
     assert warned["status"] == "warn" and warned["target"] == "instancetypes.amlarc.azureml.com"
     assert "list instancetypes.amlarc.azureml.com (cluster-wide)" in warned["remediation"]

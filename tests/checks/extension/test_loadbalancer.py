@@ -7,15 +7,14 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from tests.clirun import Result, run_cluster
+from tests.clirun import Result, run_checks
 
 CHECK = "extension.loadbalancer"
 LB = "enableInference=True inferenceRouterServiceType=loadBalancer"
 
 
 def run(tmp_path: Path, api: Any, config: str | None, *args: str) -> Result:
-    extra = ["--extension-config", config] if config is not None else []
-    return run_cluster(api, tmp_path, "--check", CHECK, *extra, *args)
+    return run_checks(api, tmp_path, CHECK, *args, config=config, formats=None)
 
 
 def onprem_node(name: str, provider: str | None = None) -> dict[str, Any]:
