@@ -40,7 +40,15 @@ from hypothesis import strategies as st
 from support.dns_server import CNAME, DnsServer
 from support.kube_api import FakeKubeApi
 from support.kube_objects import namespace
-from support.strategies import PROFILE_DOC, YAML_SCALARS, YAML_VALUES
+from support.strategies import (
+    HUGE,
+    JSON_SCALARS,
+    JSON_VALUES,
+    PROFILE_DOC,
+    YAML_SCALARS,
+    YAML_VALUES,
+    one_wrong,
+)
 
 from preflight.errors import UsageError
 from preflight.model import Finding, Status
@@ -80,64 +88,11 @@ def assert_findings(findings: list[Finding]) -> None:
 
 # -- strategies ----------------------------------------------------------------------------------
 
-HUGE = st.sampled_from([10**400, -(10**400), 2**63, -(2**63) - 1, 10**20])
-json_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(2**40), 2**40),
-    HUGE,
-    st.floats(),  # NaN and Infinity too: Python's JSON parser accepts them from a peer
-    st.text(max_size=24),
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-
-
-def _spots(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    """The path of every value in a JSON document, the document itself first."""
-    yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _spots(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _spots(item, (*path, index))
-
-
-def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    copy: Any = dict(value) if isinstance(value, dict) else list(value)
-    copy[path[0]] = _replaced(value[path[0]], path[1:], new)
-    return copy
-
-
-def _at(value: Any, path: tuple[Any, ...]) -> Any:
-    for key in path:
-        value = value[key]
-    return value
-
-
-@st.composite
-def _one_wrong(draw: st.DrawFn, base: st.SearchStrategy[Any]) -> Any:
-    """A document of ``base`` with one of its values (or the whole) replaced by any JSON; half
-    the time an object or a list (where a wrong type breaks more than a wrong value)."""
-    document = draw(base)
-    spots = list(_spots(document))
-    inner = [p for p in spots if isinstance(_at(document, p), dict | list)]
-    path = draw(st.sampled_from(inner if inner and draw(st.booleans()) else spots))
-    return _replaced(document, path, draw(json_values))
-
 
 def shaped(base: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """Documents as their API sends them (values of the right types, odd values), the same with
     one value of any type in the wrong place, and any JSON at all."""
-    return st.one_of(base, base, _one_wrong(base), _one_wrong(base), json_values)
+    return st.one_of(base, base, one_wrong(base), one_wrong(base), JSON_VALUES)
 
 
 def dumps(value: Any) -> bytes:
@@ -242,7 +197,7 @@ NODE = st.fixed_dictionaries(
 NODE_PAGE = shaped(
     st.fixed_dictionaries(
         {"items": st.lists(NODE, max_size=5)},
-        optional={"metadata": st.fixed_dictionaries({}, optional={"continue": json_values})},
+        optional={"metadata": st.fixed_dictionaries({}, optional={"continue": JSON_VALUES})},
     ),
 )
 VERSION = shaped(
@@ -255,7 +210,7 @@ VERSION = shaped(
             ),
             "major": st.sampled_from(["1", "2", "", "x"]),
             "minor": st.sampled_from(["36", "30+", "", "99999999999999999999"]),
-            "platform": json_values,
+            "platform": JSON_VALUES,
         },
     ),
 )
@@ -478,7 +433,7 @@ def corrupted_list(draw: st.DrawFn) -> tuple[str, bytes]:
         document: Any = CLUSTER_OBJECTS[path]
     else:
         document = {"items": CLUSTER_LISTS[path], "metadata": {}}
-    return path, dumps(draw(_one_wrong(st.just(document))))
+    return path, dumps(draw(one_wrong(st.just(document))))
 
 
 @settings(
@@ -531,8 +486,8 @@ HC_LINES = st.lists(
 ).map("\n".join)
 HC_VALUE = st.one_of(
     HC_LINES,
-    json_values.map(lambda v: json.dumps(v, allow_nan=True)),
-    json_values,
+    JSON_VALUES.map(lambda v: json.dumps(v, allow_nan=True)),
+    JSON_VALUES,
     st.sampled_from(["Failed", "Passed", "[" * 3000, "{" * 3000]),
 )
 CONFIGMAP = shaped(
@@ -541,7 +496,7 @@ CONFIGMAP = shaped(
         optional={
             "data": st.dictionaries(HC_KEYS, HC_VALUE, max_size=5),
             "binaryData": st.dictionaries(
-                HC_KEYS, st.one_of(st.text(max_size=40), json_values), max_size=3
+                HC_KEYS, st.one_of(st.text(max_size=40), JSON_VALUES), max_size=3
             ),
         },
     ),
@@ -608,7 +563,7 @@ IDENTITY = st.fixed_dictionaries(
     {},
     optional={
         "type": st.sampled_from(["SystemAssigned", "UserAssigned", "None", ""]),
-        "userAssignedIdentities": st.dictionaries(st.text(max_size=30), json_values),
+        "userAssignedIdentities": st.dictionaries(st.text(max_size=30), JSON_VALUES),
     },
 )
 ARC_PROPS = st.fixed_dictionaries(
@@ -706,11 +661,11 @@ EXTENSION_RESOURCE = shaped(
                     "version": st.text(max_size=8),
                     "autoUpgradeMinorVersion": st.booleans(),
                     "configurationSettings": st.dictionaries(
-                        st.text(max_size=20), json_scalars, max_size=4
+                        st.text(max_size=20), JSON_SCALARS, max_size=4
                     ),
-                    "errorInfo": json_values,
-                    "statuses": st.lists(json_values, max_size=3),
-                    "scope": json_values,
+                    "errorInfo": JSON_VALUES,
+                    "statuses": st.lists(JSON_VALUES, max_size=3),
+                    "scope": JSON_VALUES,
                 },
             )
         },
@@ -1267,7 +1222,7 @@ def test_cli_with_odd_flags_is_a_report_or_one_line(items: list[str], text: str)
 
 
 @settings(max_examples=scaled(300), suppress_health_check=[HealthCheck.too_slow])
-@given(st.one_of(st.binary(max_size=80), json_values.map(dumps)))
+@given(st.one_of(st.binary(max_size=80), JSON_VALUES.map(dumps)))
 def test_jsonshape_loads_is_a_value_or_a_shape_error(body: bytes) -> None:
     from preflight.jsonshape import ShapeError, loads
 

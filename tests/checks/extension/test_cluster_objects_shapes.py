@@ -12,38 +12,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-JSON = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12)),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
-
-
-def _spots(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    spots = [path]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            spots += _spots(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            spots += _spots(item, (*path, index))
-    return spots
-
-
-@st.composite
-def one_wrong(draw: st.DrawFn, document: Any) -> Any:
-    document = json.loads(json.dumps(document))
-    path = draw(st.sampled_from(_spots(document)))
-    if not path:
-        return draw(JSON)
-    parent = document
-    for step in path[:-1]:
-        parent = parent[step]
-    parent[path[-1]] = draw(JSON)
-    return document
+from support.strategies import one_wrong
 
 
 def _policy() -> dict[str, Any]:
@@ -62,7 +31,7 @@ def _policy() -> dict[str, Any]:
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(one_wrong(_policy()))
+@given(one_wrong(st.builds(_policy)))
 @example({"metadata": {"name": "x", "namespace": "azureml"}, "spec": {"podSelector": None}})
 def test_any_network_policy_is_judged_or_named_unreadable(policy: Any) -> None:
     from preflight.checks._shared.plan import Plan
@@ -82,7 +51,7 @@ def _release() -> dict[str, Any]:
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(one_wrong(_release()), st.sampled_from(["gzip", "plain", "cut"]))
+@given(one_wrong(st.builds(_release)), st.sampled_from(["gzip", "plain", "cut"]))
 def test_any_helm_release_payload_is_read_or_named_unreadable(payload: Any, packing: str) -> None:
     from support.kube_objects import helm_release_secret
 
@@ -109,32 +78,12 @@ def _daemonset() -> dict[str, Any]:
         image="nvcr.io/nvidia/k8s-device-plugin:v0.16.2",
         node_selector={"nvidia.com/gpu.present": "true"},
         tolerations=[{"operator": "Exists"}],
-        extra={
-            "spec": {
-                "template": {
-                    "spec": {
-                        "affinity": {
-                            "nodeAffinity": {
-                                "requiredDuringSchedulingIgnoredDuringExecution": {
-                                    "nodeSelectorTerms": [
-                                        {
-                                            "matchExpressions": [
-                                                {"key": "gpus", "operator": "Gt", "values": ["0"]}
-                                            ]
-                                        }
-                                    ]
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        },
+        node_affinity=[{"matchExpressions": [{"key": "gpus", "operator": "Gt", "values": ["0"]}]}],
     )
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(one_wrong(_daemonset()))
+@given(one_wrong(st.builds(_daemonset)))
 def test_any_daemonset_is_placed_or_named_unknown(ds: Any) -> None:
     from support.kube_objects import node
 
