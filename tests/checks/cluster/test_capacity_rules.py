@@ -1,7 +1,8 @@
 """``nodes.capacity``'s rules in-process, on node objects shaped as the API server returns them
 (tests/support/kube_objects.py): each boundary of the documented minimums pinned (seeds 002/003;
-checks/capacity.py's docstring), so a changed rule cannot pass unnoticed (scripts/mutation). The
-CLI path against a fake API server is tests/checks/cluster/test_capacity.py."""
+checks/cluster/capacity.py's docstring), so a changed rule cannot pass unnoticed
+(scripts/mutation). The CLI path against a fake API server is
+tests/checks/cluster/test_capacity.py."""
 
 from __future__ import annotations
 
