@@ -134,16 +134,24 @@ def profiles_command(name: str | None, set_: Sequence[str]) -> None:
         as_of = f" (as of {window['as_of']})" if window.get("as_of") else ""
         click.echo(f"  kubernetes: 1.{window['min_minor']}–1.{window['max_minor']}{as_of}")
     click.echo("")
-    for host in context.hosts():
-        shown = host.fqdn or f"{host.spec.template}  (set {', '.join(host.missing)})"
-        need = "required" if host.required else "optional"
-        click.echo(
-            f"  {shown}:{host.port}  [{need}; {', '.join(host.spec.needed_for)}]  "
-            f"{host.spec.purpose}"
-        )
-        cited = cite_text(profile, host.spec)
-        if cited:
-            click.echo(f"      sources: {cited}")
+
+    def show(hosts: Sequence[Any]) -> None:
+        for host in hosts:
+            shown = host.fqdn or f"{host.spec.template}  (set {', '.join(host.missing)})"
+            need = "required" if host.required else "optional"
+            click.echo(
+                f"  {shown}:{host.port}  [{need}; {', '.join(host.spec.needed_for)}]  "
+                f"{host.spec.purpose}"
+            )
+            cited = cite_text(profile, host.spec)
+            if cited:
+                click.echo(f"      sources: {cited}")
+
+    show(context.hosts())
+    for set_name in profile.host_sets:
+        click.echo("")
+        click.echo(f"host set {set_name} (checked when a check finds the cluster needs it):")
+        show(context.host_set(set_name))
     if profile.sources:
         click.echo("")
         click.echo("sources (each document's date; where to read it; what it is the source of):")

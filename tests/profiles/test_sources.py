@@ -154,6 +154,20 @@ def test_profiles_command_shows_the_sources() -> None:
     ), out
 
 
+def test_profiles_command_shows_the_host_sets() -> None:
+    """The hosts a check adds when it finds the cluster needs them (azure.monitoring's Container
+    Insights hosts) are listed too, each with its sources."""
+    shown = preflight("profiles", "azure-public")
+    assert shown.code == 0, shown.stderr
+    profile = load_profile("azure-public")
+    assert profile.host_sets, "the built-in profile declares host sets"
+    for name, hosts in profile.host_sets.items():
+        section = shown.stdout.split(f"host set {name} ")[1].split("\n\n")[0]
+        for spec in hosts:
+            assert spec.template.split("{")[-1].split("}")[-1] in section, (name, spec.template)
+        assert "sources: " in section
+
+
 # -- the schema: what the loader refuses -------------------------------------------------------
 
 
