@@ -349,10 +349,24 @@ def test_ha_router_against_the_eligible_nodes(tmp_path: Path, kube_api: Any) -> 
     )
     assert finding["details"]["recommend"] == {"inferenceRouterHA": "False"}
     assert finding["details"]["health_check"] == "E40002 INSUFFICIENT_NODE"
+    assert "add 1 eligible node(s)" in finding["remediation"]
+    # 3 nodes in all: the CLI counts them all and leaves HA on (AML-Kubernetes issue 271)
+    assert "counts all 3 nodes" in finding["message"]
+    assert finding["details"]["source"] == "https://github.com/Azure/AML-Kubernetes/issues/271"
     assert_actionable(finding)
+
+    # one node in all: the CLI would switch HA off itself, a template would not
+    alone = against(tmp_path, kube_api, [node("a")], ha)
+    finding = alone.by_target(CHECK, unique=True)["inferenceRouterHA"]
+    assert finding["status"] == "fail"
+    assert "add 2 eligible node(s)" in finding["remediation"]
+    assert "would itself set inferenceRouterHA=false" in finding["message"]
+    assert "source" not in finding["details"]
 
     three = [node("a"), node("b"), node("c")]
     assert against(tmp_path, kube_api, three, ha).statuses(CHECK) == {"--extension-config": "pass"}
+    four = [*three, node("d")]
+    assert against(tmp_path, kube_api, four, ha).statuses(CHECK) == {"--extension-config": "pass"}
     # HA off: fewer nodes are fine
     assert against(tmp_path, kube_api, two, HTTP).statuses(CHECK) == {"--extension-config": "pass"}
 
