@@ -21,17 +21,20 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
-from preflight import waivers, yamlfile
+from preflight import yamlfile
 from preflight.clients.proxy import validate_proxy_url
 from preflight.errors import UsageError, nearest
 from preflight.kube.params import PARAMETERS as IN_CLUSTER_PARAMETERS
 from preflight.kube.params import validate_parameters as validate_pod_parameters
 from preflight.params import parse_extension_config, parse_set
+
+if TYPE_CHECKING:
+    from preflight.waivers import Waiver
 
 FORMAT_CHOICES = ("html", "json", "junit", "md")
 ENV_PREFIX = "PREFLIGHT_"
@@ -228,7 +231,10 @@ class WaiverText(_Type):
 
     name = "check[:target]"
 
-    def convert(self, value: Any, param: Any, ctx: Any) -> waivers.Waiver:
+    def convert(self, value: Any, param: Any, ctx: Any) -> Waiver:
+        # on first use: the waivers module and the result model stay out of --help's start-up
+        from preflight import waivers
+
         if isinstance(value, waivers.Waiver):
             return value
         if not isinstance(value, str):
@@ -600,9 +606,11 @@ def config_value(option: Option, value: Any, where: str, ctx: click.Context | No
         raise UsageError(f"{where}: {option.name}: {exc.message}") from None
 
 
-def _config_waivers(value: Any, where: str) -> tuple[waivers.Waiver, ...]:
+def _config_waivers(value: Any, where: str) -> tuple[Waiver, ...]:
     """``ignore:`` in a config file: a list of waivers (mappings or CHECK[:TARGET] strings),
     each remembering the file as its source."""
+    from preflight import waivers  # on first use (start-up, as in WaiverText)
+
     entries = value if isinstance(value, list | tuple) else [value]
     label = where.removeprefix("--config ").rsplit(":", 1)[0]
     found = []
@@ -682,7 +690,7 @@ class Prepared:
     target: Any = None
     out: Path | None = None
     #: ``--ignore`` and the config file's ``ignore:`` (validated against the installed checks)
-    waivers: tuple[waivers.Waiver, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
 
 
 def ensure_writable(out: str) -> Path:
@@ -905,7 +913,9 @@ def prepare(values: Mapping[str, Any], *, mode: str = "run") -> Prepared:
                 raise UsageError(f"--resolve {name!r}: not a valid DNS host name")
         return Prepared(context, registry, checks)
     accepted = tuple(values.get("ignore") or ())
-    waivers.check_patterns(accepted, sorted(registry.checks))
+    from preflight.waivers import check_patterns
+
+    check_patterns(accepted, sorted(registry.checks))
     return Prepared(
         context,
         registry,

@@ -27,7 +27,9 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from preflight.checks._shared.kube_reads import labels, meta, timestamp
+from preflight.api import Context
+from preflight.checks._shared.kube_reads import Read, labels, list_all, meta, timestamp
+from preflight.checks._shared.plan import NAMESPACE
 from preflight.checks._shared.pods import as_dict
 
 RELEASE_TYPE = "helm.sh/release.v1"
@@ -215,3 +217,16 @@ def read_record(secret: dict[str, Any]) -> ReleaseRecord:
     if fields["status"] is None:
         record.problem = "the decoded release has no info.status"
     return record
+
+
+def release_secrets(ctx: Context) -> Read:
+    """The Helm release records (Secrets labelled owner=helm) in the extension's namespace, as
+    Helm 3 stores them: one read per run, shared by extension.conflicts and helm-history."""
+    return list_all(
+        ctx,
+        f"Helm release records in {NAMESPACE}",
+        "v1",
+        "secrets",
+        namespace=NAMESPACE,
+        label_selector="owner=helm",
+    )

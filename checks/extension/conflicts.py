@@ -20,6 +20,7 @@ from preflight.checks._shared.bundled import (
     COMPONENTS,
     Component,
 )
+from preflight.checks._shared.helm_release import release_secrets
 from preflight.checks._shared.kube_reads import (
     Inventory,
     Read,
@@ -365,14 +366,7 @@ class ExtensionConflicts(Check):
                     phase=phase,
                 )
             ]
-        releases = list_all(
-            ctx,
-            f"Helm release records in {NAMESPACE}",
-            "v1",
-            "secrets",
-            namespace=NAMESPACE,
-            label_selector="owner=helm",
-        )
+        releases = release_secrets(ctx)
         if not releases.ok:
             return [unverified(target, "whether a Helm release exists in azureml", [releases])]
         latest: dict[str, tuple[int, dict[str, Any]]] = {}

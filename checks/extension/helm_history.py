@@ -26,8 +26,13 @@ import datetime as dt
 from typing import Any
 
 from preflight.api import Check, Context, Finding, Status
-from preflight.checks._shared.helm_release import PENDING, ReleaseRecord, read_record
-from preflight.checks._shared.kube_reads import age_text, list_all, unverified
+from preflight.checks._shared.helm_release import (
+    PENDING,
+    ReleaseRecord,
+    read_record,
+    release_secrets,
+)
+from preflight.checks._shared.kube_reads import age_text, unverified
 from preflight.checks._shared.plan import DOCS_TROUBLESHOOT, EXTENSION_NAME_PARAM, NAMESPACE
 
 DOCS_IN_PROGRESS = (
@@ -57,14 +62,7 @@ class HelmHistory(Check):
     parameters = EXTENSION_NAME_PARAM
 
     def run(self, ctx: Context) -> list[Finding]:
-        read = list_all(
-            ctx,
-            f"Helm release records in {NAMESPACE}",
-            "v1",
-            "secrets",
-            namespace=NAMESPACE,
-            label_selector="owner=helm",
-        )
+        read = release_secrets(ctx)
         if not read.ok:
             return [unverified(f"Namespace/{NAMESPACE}", "the Helm history", [read])]
         records = [read_record(secret) for secret in read.items]

@@ -405,9 +405,15 @@ class KubeClient:
     ) -> list[dict[str, Any]]:
         """Every item of a collection read now (not from the per-run cache), page by page;
         each checked against ``shape`` (by default the resource's own, kubeshapes)."""
-        items = list(self._pages(path, label_selector, field_selector, page_size))
-        self._check_items(path, items, shape or _item_shape(path))
-        return items
+        return list(
+            self.stream(
+                path,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                page_size=page_size,
+                shape=shape,
+            )
+        )
 
     def list(
         self,
@@ -447,23 +453,23 @@ class KubeClient:
         reader and summed as they pass. Not cached. Each item is checked against ``shape`` as
         in ``list``; KubeError ``malformed`` names the first bad item."""
         item_shape = shape or _item_shape(path)
-        endpoint = f"GET {path}"
         for index, item in enumerate(self._pages(path, label_selector, field_selector, page_size)):
-            try:
-                item_shape.validate(item, f"items[{index}]", endpoint)
-            except jsonshape.ShapeError as exc:
-                raise malformed(exc, path) from None
+            self._check_item(path, index, item, item_shape)
             yield item
 
+    @classmethod
+    def _check_items(cls, path: str, items: Sequence[Any], shape: jsonshape.Shape) -> bool:
+        for index, item in enumerate(items):
+            cls._check_item(path, index, item, shape)
+        return True
+
     @staticmethod
-    def _check_items(path: str, items: Sequence[Any], shape: jsonshape.Shape) -> bool:
-        endpoint = f"GET {path}"
+    def _check_item(path: str, index: int, item: Any, shape: jsonshape.Shape) -> None:
+        """KubeError ``malformed`` naming ``items[index]`` when the item does not fit."""
         try:
-            for index, item in enumerate(items):
-                shape.validate(item, f"items[{index}]", endpoint)
+            shape.validate(item, f"items[{index}]", f"GET {path}")
         except jsonshape.ShapeError as exc:
             raise malformed(exc, path) from None
-        return True
 
     def _pages(
         self, path: str, label_selector: str | None, field_selector: str | None, page_size: int
