@@ -347,6 +347,8 @@ class ExtensionConflicts(Check):
                     target,
                     f"no earlier installation: namespace {NAMESPACE} does not exist yet (the "
                     "extension creates it)",
+                    read=f"get namespace {NAMESPACE}",
+                    found=False,
                 )
             ]
         namespace = ns_read.items[0]

@@ -72,6 +72,8 @@ class HelmHistory(Check):
                     f"Namespace/{NAMESPACE}",
                     f"no Helm release records in namespace {NAMESPACE}: no earlier operation can "
                     "be pending",
+                    read=f"list secrets -n {NAMESPACE} -l owner=helm",
+                    records=0,
                 )
             ]
         now = dt.datetime.now(dt.UTC)
