@@ -10,6 +10,7 @@ https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-kubernete
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -274,16 +275,23 @@ PLUGIN_APP_NAMES = ("nvidia-device-plugin", "nvidia-device-plugin-daemonset")
 NOT_A_PLUGIN = re.compile(r"mps-control|validator")
 
 
+def named_device_plugin(daemonset: Mapping[str, Any]) -> bool:
+    """Whether a DaemonSet is named or labelled as the NVIDIA device plugin (gpu.device-plugin
+    goes by this; extension.device-plugins also by the image, registers_nvidia_gpu)."""
+    name = str(meta(dict(daemonset)).get("name", ""))
+    if NOT_A_PLUGIN.search(name):
+        return False
+    marks = labels(dict(daemonset))
+    app = marks.get("app.kubernetes.io/name") or marks.get("app")
+    return bool(PLUGIN_NAME.search(name)) or app in PLUGIN_APP_NAMES
+
+
 def registers_nvidia_gpu(daemonset: dict[str, Any]) -> bool:
     """Whether a DaemonSet runs the NVIDIA device plugin (by name, app label or image)."""
     name = str(meta(daemonset).get("name", ""))
     if NOT_A_PLUGIN.search(name):
         return False
-    marks = labels(daemonset)
-    if (
-        PLUGIN_NAME.search(name)
-        or (marks.get("app.kubernetes.io/name") or marks.get("app")) in PLUGIN_APP_NAMES
-    ):
+    if named_device_plugin(daemonset):
         return True
     spec = as_dict(daemonset.get("spec"))
     template = as_dict(spec.get("template"))

@@ -32,18 +32,16 @@ usually one in all; RBAC: list pods).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from preflight.api import Check, Context, Finding, KubeError, Status
-from preflight.checks._shared.bundled import DCGM
+from preflight.checks._shared.bundled import DCGM, named_device_plugin
 from preflight.checks._shared.kube_reads import (
     Inventory,
     Read,
     is_ready,
-    labels,
     list_all,
     meta,
     owned_by_extension,
@@ -72,18 +70,9 @@ DOCS_DCGM = DOCS_TROUBLESHOOT + "#dcgm-exporter"
 PLUGIN_SETTING = "installNvidiaDevicePlugin"
 DCGM_SETTING = "installDcgmExporter"
 #: DaemonSets that run the NVIDIA device plugin (AKS docs, gpu-operator, NVIDIA's manifests and
-#: Helm chart, GKE-style add-ons); gpu-operator's MPS control daemon is not a plugin
-PLUGIN_NAME = re.compile(r"nvidia-(gpu-)?device-plugin")
-PLUGIN_APP_NAMES = ("nvidia-device-plugin", "nvidia-device-plugin-daemonset")
-NOT_PLUGIN = re.compile(r"mps-control|validator")
-
-
-def is_device_plugin(ds: Mapping[str, Any]) -> bool:
-    name = str(meta(dict(ds)).get("name", ""))
-    if NOT_PLUGIN.search(name):
-        return False
-    app = labels(dict(ds)).get("app.kubernetes.io/name") or labels(dict(ds)).get("app")
-    return bool(PLUGIN_NAME.search(name)) or app in PLUGIN_APP_NAMES
+#: Helm chart, GKE-style add-ons; gpu-operator's MPS control daemon is not a plugin): by name or
+#: app label, as checks/_shared/bundled.py knows them
+is_device_plugin = named_device_plugin
 
 
 def selector_text(selector: Mapping[str, Any] | None) -> str | None:
